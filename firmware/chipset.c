@@ -1,0 +1,124 @@
+/*
+ * Chipset set-up for QEMU's pc (i440FX + PIIX3/PIIX4) and q35 (MCH + ICH9).
+ * microvm has no PCI host bridge: there is nothing to do.
+ */
+#include "console.h"
+#include "io.h"
+#include "layout.h"
+#include "pci.h"
+#include "platform.h"
+
+#define ID_I440FX 0x12378086
+#define ID_Q35_MCH 0x29c08086
+
+/* PAM: the register for 0xf0000-0xfffff and the value for read/write RAM. */
+#define I440FX_PAM0 0x59
+#define Q35_PAM0 0x90
+#define PAM_FSEG_RAM 0x30
+
+#define PM_BASE 0x600 /* where QEMU's own ACPI tables expect PM1 */
+#define PIIX4_PM PCI_BDF(0, 1, 3)
+#define PIIX4_PMBA 0x40
+#define PIIX4_PMREGMISC 0x80
+#define PIIX3_ISA PCI_BDF(0, 1, 0)
+#define ICH9_LPC PCI_BDF(0, 0x1f, 0)
+#define ICH9_PMBASE 0x40
+#define ICH9_ACPI_CNTL 0x44
+#define ICH9_ACPI_EN 0x80
+#define PIRQA_ROUT 0x60 /* PIRQ A-D route control on PIIX3 and ICH9 */
+#define ICH9_PIRQE_ROUT 0x68
+#define Q35_PCIEXBAR 0x60
+#define Q35_MMCFG_BASE 0xb0000000 /* QEMU's default, 256 buses */
+
+/* PIRQ A..D -> IRQ 10, 10, 11, 11 (E..H repeat it on ICH9). */
+#define PIRQ_ROUTING 0x0b0b0a0a
+#define ELCR1 0x4d0
+#define ELCR2 0x4d1
+#define ELCR2_LEVEL ((1 << (9 - 8)) | (1 << (10 - 8)) | (1 << (11 - 8))) /* SCI, PCI */
+
+struct platform platform;
+static volatile u32 ram_probe;
+#define RAM_PROBE_MAGIC 0x4d424f53
+
+/* Lives in reset.S; runs from the high ROM alias while 0xf0000 turns into RAM. */
+void shadow_fseg(u32 cf8_addr, u32 data_port);
+
+static void shadow_rom(u8 pam_reg)
+{
+	void (*from_high_alias)(u32, u32) =
+		(void *)((uptr)shadow_fseg - ROM_BASE + ROM_HIGH_ALIAS);
+
+	from_high_alias(0x80000000u | (pam_reg & 0xfc), 0xcfc + (pam_reg & 3));
+}
+
+void platform_init(void)
+{
+	/* Until the shadow copy, 0xf0000 is ROM: nothing here may write .data. */
+	u32 id = pci_cf8_read32(PCI_BDF(0, 0, 0), PCI_ID);
+	enum chipset chipset = CHIPSET_NONE;
+
+	if (id == ID_I440FX) {
+		chipset = CHIPSET_I440FX;
+		shadow_rom(I440FX_PAM0);
+	} else if (id == ID_Q35_MCH) {
+		chipset = CHIPSET_Q35;
+		shadow_rom(Q35_PAM0);
+	}
+	/* microvm maps the BIOS as RAM already; check that it really is. */
+	ram_probe = RAM_PROBE_MAGIC;
+	if (ram_probe != RAM_PROBE_MAGIC)
+		fatal("the ROM at 0xf0000 is not writable (host bridge %x)", id);
+	platform.chipset = chipset;
+}
+
+static void pic_init(void)
+{
+	/* ICW1-4: edge, cascade, vectors 0x08 and 0x70 as a BIOS has them; all masked. */
+	outb(0x20, 0x11);
+	outb(0xa0, 0x11);
+	outb(0x21, 0x08);
+	outb(0xa1, 0x70);
+	outb(0x21, 1 << 2);
+	outb(0xa1, 2);
+	outb(0x21, 0x01);
+	outb(0xa1, 0x01);
+	outb(0x21, 0xff & ~(1 << 2));
+	outb(0xa1, 0xff);
+	outb(ELCR1, 0);
+	outb(ELCR2, ELCR2_LEVEL);
+}
+
+static void i440fx_init(void)
+{
+	pci_cf8_write32(PIIX4_PM, PIIX4_PMBA, PM_BASE | 1);
+	pci_cf8_write8(PIIX4_PM, PIIX4_PMREGMISC, 1); /* enable the PM I/O space */
+	pci_cf8_write32(PIIX3_ISA, PIRQA_ROUT, PIRQ_ROUTING);
+	platform.pm_base = PM_BASE;
+}
+
+static void q35_init(void)
+{
+	pci_cf8_write32(PCI_BDF(0, 0, 0), Q35_PCIEXBAR + 4, 0);
+	pci_cf8_write32(PCI_BDF(0, 0, 0), Q35_PCIEXBAR, Q35_MMCFG_BASE | 1);
+	platform.mmcfg_base = Q35_MMCFG_BASE;
+	pci_write32(ICH9_LPC, ICH9_PMBASE, PM_BASE | 1);
+	pci_write8(ICH9_LPC, ICH9_ACPI_CNTL, ICH9_ACPI_EN);
+	pci_write32(ICH9_LPC, PIRQA_ROUT, PIRQ_ROUTING);
+	pci_write32(ICH9_LPC, ICH9_PIRQE_ROUT, PIRQ_ROUTING);
+	platform.pm_base = PM_BASE;
+}
+
+void chipset_init(void)
+{
+	switch (platform.chipset) {
+	case CHIPSET_I440FX:
+		i440fx_init();
+		break;
+	case CHIPSET_Q35:
+		q35_init();
+		break;
+	case CHIPSET_NONE:
+		return; /* microvm: no ELCR, and its PIC (if any) is the kernel's */
+	}
+	pic_init();
+}

@@ -1,0 +1,24 @@
+/* The 16-bit BIOS runtime the Linux setup code calls into. */
+#ifndef MINIBIOS_BIOS_H
+#define MINIBIOS_BIOS_H
+
+#include "types.h"
+
+/* Answers the real-mode handlers (bios16.S) give; filled by bios_init. */
+struct bios_memory {
+	u16 ext_kb;       /* int 15h AH=88h: KiB above 1 MiB, at most 0xffff */
+	u16 e801_low_kb;  /* int 15h AX=E801h: KiB between 1 and 16 MiB */
+	u16 e801_high_64k;/* ... and 64 KiB blocks between 16 MiB and 4 GiB */
+};
+
+extern struct bios_memory bios_memory;
+
+/* Interrupt vectors, BIOS data area and the memory answers, from e820. */
+void bios_init(void);
+/* Pure: the int 15h 88h/E801h answers for a RAM region [1 MiB, end). */
+struct bios_memory bios_memory_from(u64 ext_end);
+
+/* Leave protected mode and jump to cs:0 with ds = es = ss = seg, sp = sp. */
+__noreturn void enter_real_mode(u16 seg, u16 sp, u16 cs);
+
+#endif

@@ -1,0 +1,17 @@
+/* Text output on the first serial port, and the way out when boot fails. */
+#ifndef MINIBIOS_CONSOLE_H
+#define MINIBIOS_CONSOLE_H
+
+#include "types.h"
+
+#define COM1 0x3f8
+
+void console_putc(char c);
+void console_puts(const char *s);
+/* printf subset: %s %c %u %x %d, with l/ll for 64-bit (%llx %llu). */
+void console_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print "minibios: <message>" and power the machine off. */
+__noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

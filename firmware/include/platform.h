@@ -1,0 +1,27 @@
+/* Which QEMU machine we are on, and the chipset resources we configured. */
+#ifndef MINIBIOS_PLATFORM_H
+#define MINIBIOS_PLATFORM_H
+
+#include "types.h"
+
+enum chipset {
+	CHIPSET_NONE,   /* microvm: no PCI host bridge */
+	CHIPSET_I440FX, /* pc */
+	CHIPSET_Q35,    /* q35 */
+};
+
+struct platform {
+	enum chipset chipset;
+	u16 pm_base;    /* ACPI power-management I/O base, 0 when none */
+	u32 mmcfg_base; /* PCI Express MMCONFIG (ECAM) base, 0 when none */
+};
+
+/* The one machine this firmware runs on; valid once platform_init returned. */
+extern struct platform platform;
+
+/* Identify the chipset and shadow the ROM into writable RAM. */
+void platform_init(void);
+/* Power management, MMCONFIG, interrupt routing and the PICs. */
+void chipset_init(void);
+
+#endif

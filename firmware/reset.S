@@ -1,0 +1,77 @@
+/*
+ * From reset to C: the CPU starts in real mode at 0xffff0 (through the
+ * 0xfffffff0 alias), switches to flat 32-bit protected mode with caches on
+ * and calls firmware_main on a stack in low RAM.
+ */
+#include "cpu.h"
+#include "debugport.h"
+#include "layout.h"
+
+	.section .text16, "ax"
+	.code16
+start16:
+	cli
+	cld
+	movb $MILESTONE_FIRMWARE_START, %al
+	outb %al, $DEBUG_PORT
+	addr32 lgdtl %cs:OFF(gdt_desc)
+	movl %cr0, %eax
+	andl $~(CR0_CD | CR0_NW), %eax
+	orl $CR0_PE, %eax
+	movl %eax, %cr0
+	ljmpl $SEL_CODE32, $start32
+
+	.code32
+start32:
+	movl $SEL_DATA32, %eax
+	movl %eax, %ds
+	movl %eax, %es
+	movl %eax, %fs
+	movl %eax, %gs
+	movl %eax, %ss
+	movl $STACK_TOP, %esp
+	call firmware_main
+
+/*
+ * void shadow_fseg(u32 cf8_addr, u32 data_port): turn 0xf0000-0xfffff into
+ * RAM through the PAM register at cf8_addr/data_port and copy the ROM into
+ * it. Called at its high alias (0xffffxxxx): the low copy is not there while
+ * this runs. Position-independent, no data.
+ */
+	.globl shadow_fseg
+shadow_fseg:
+	pushl %esi
+	pushl %edi
+	movl 12(%esp), %eax
+	movw $0xcf8, %dx
+	outl %eax, %dx
+	movl 16(%esp), %edx
+	movb $0x30, %al
+	outb %al, %dx
+	movl $ROM_HIGH_ALIAS, %esi
+	movl $ROM_BASE, %edi
+	movl $ROM_SIZE / 4, %ecx
+	rep movsl
+	popl %edi
+	popl %esi
+	ret
+
+	/* Access bits preset: the CPU need not write them into ROM. */
+	.balign 8
+gdt:
+	.quad 0
+	.quad 0x00009b0f0000ffff /* SEL_CODE16 */
+	.quad 0x00cf9b000000ffff /* SEL_CODE32 */
+	.quad 0x00cf93000000ffff /* SEL_DATA32 */
+	.quad 0x000093000000ffff /* SEL_DATA16 */
+gdt_end:
+gdt_desc:
+	.word gdt_end - gdt - 1
+	.long gdt
+
+	.section .reset, "ax"
+	.code16
+	.globl reset_vector
+reset_vector:
+	ljmpl $(ROM_BASE >> 4), $OFF(start16)
+	.balign 16, 0xf4
