@@ -32,10 +32,15 @@ struct fw_cfg_dma {
 static bool use_dma;
 static struct fw_cfg_dir directory;
 
-static void dma_transfer(u16 key, void *buf, u32 len, u32 op)
+static u32 dma_select(u16 key)
+{
+	return ((u32)key << 16) | DMA_CTL_SELECT;
+}
+
+static void dma_transfer(u32 control, void *buf, u32 len)
 {
 	struct fw_cfg_dma dma = {
-		.be_control = be32(((u32)key << 16) | DMA_CTL_SELECT | op),
+		.be_control = be32(control),
 		.be_length = be32(len),
 		.be_address = be64((uptr)buf),
 	};
@@ -46,13 +51,13 @@ static void dma_transfer(u16 key, void *buf, u32 len, u32 op)
 	while (be32(*(volatile u32 *)&dma.be_control) & ~DMA_CTL_ERROR)
 		;
 	if (be32(dma.be_control) & DMA_CTL_ERROR)
-		fatal("fw_cfg DMA error on item %x", key);
+		fatal("fw_cfg DMA error on item %x", control >> 16);
 }
 
 void fw_cfg_read(u16 key, void *buf, u32 len)
 {
 	if (use_dma) {
-		dma_transfer(key, buf, len, DMA_CTL_READ);
+		dma_transfer(dma_select(key) | DMA_CTL_READ, buf, len);
 		return;
 	}
 	outw(PORT_SELECTOR, key);
@@ -68,11 +73,13 @@ u32 fw_cfg_read32(u16 key)
 	return v;
 }
 
-void fw_cfg_write(u16 key, const void *buf, u32 len)
+void fw_cfg_write_at(u16 key, u32 offset, const void *buf, u32 len)
 {
 	if (!use_dma)
 		fatal("fw_cfg write to item %x needs DMA", key);
-	dma_transfer(key, (void *)buf, len, DMA_CTL_WRITE);
+	/* Select and move to offset, then write where the first left off. */
+	dma_transfer(dma_select(key) | DMA_CTL_SKIP, NULL, offset);
+	dma_transfer(DMA_CTL_WRITE, (void *)buf, len);
 }
 
 void fw_cfg_init(void)

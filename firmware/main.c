@@ -1,20 +1,32 @@
 /* The boot flow, one step per file. */
+#include "acpi.h"
 #include "bios.h"
 #include "e820.h"
 #include "fw_cfg.h"
 #include "linux.h"
+#include "mptable.h"
 #include "pci.h"
 #include "platform.h"
+#include "smbios.h"
+#include "tables_memory.h"
 
 __noreturn void firmware_main(void);
 
 void firmware_main(void)
 {
+	u32 rsdp;
+
 	platform_init();
 	fw_cfg_init();
+	/* QEMU builds its ACPI tables when they are first read: the chipset
+	 * and PCI state they describe must be final by then. */
 	chipset_init();
 	pci_setup();
 	e820_init();
+	rsdp = acpi_setup();
+	smbios_setup();
+	mptable_setup(rsdp);
+	high_zone_commit();
 	bios_init();
 	linux_boot();
 }

@@ -6,8 +6,10 @@
  * in the interrupt line register. BARs are left to the kernel.
  */
 #include "io.h"
+#include "mptable.h"
 #include "pci.h"
 #include "platform.h"
+#include "string.h"
 
 #define CF8_ENABLE 0x80000000u
 #define HEADER_TYPE_BRIDGE 1
@@ -87,6 +89,38 @@ struct bus_walk {
 	unsigned next_bus;
 };
 
+/* What the MP table needs to know of the wiring found here. */
+static struct {
+	u32 count;
+	u8 max_bus;
+	struct mp_pci_irq irq[MP_MAX_PCI_IRQS];
+} routes;
+
+static void record_route(unsigned bus, unsigned slot, unsigned intx, unsigned pirq)
+{
+	/* In APIC mode i440FX PCI interrupts arrive on their ISA IRQ's pin;
+	 * ICH9 also drives pins 16-23 from PIRQ A-H directly. */
+	u8 pin = platform.chipset == CHIPSET_Q35 ? 16 + pirq : pirq_irq[pirq & 3];
+
+	for (u32 i = 0; i < routes.count; i++)
+		if (routes.irq[i].bus == bus && routes.irq[i].slot == slot &&
+		    routes.irq[i].intx == intx)
+			return; /* functions of one slot share their pins */
+	if (routes.count < MP_MAX_PCI_IRQS)
+		routes.irq[routes.count++] = (struct mp_pci_irq){ bus, slot, intx, pin };
+}
+
+void pci_mp_irqs(struct mp_config *cfg)
+{
+	if (platform.chipset == CHIPSET_NONE)
+		return;
+	cfg->pci_buses = routes.max_bus + 1;
+	cfg->npci_irqs = routes.count;
+	memcpy(cfg->pci_irq, routes.irq, routes.count * sizeof(routes.irq[0]));
+	for (unsigned i = 0; i < ARRAY_SIZE(pirq_irq); i++)
+		cfg->pci_irq_mask |= 1u << pirq_irq[i];
+}
+
 /*
  * Set up one bus. root_slot is the bus-0 slot that the bus hangs from and
  * swizzle the INTx rotation that the bridges below bus 0 add: each turns its
@@ -117,12 +151,14 @@ static void setup_bus(struct bus_walk *walk, unsigned bus, unsigned root_slot, u
 				unsigned pirq = root_pirq(rslot, (pin - 1 + rot) & 3);
 
 				pci_write8(bdf, PCI_INTERRUPT_LINE, pirq_irq[pirq & 3]);
+				record_route(bus, slot, pin - 1, pirq);
 			}
 			if (((hdr >> 16) & 0x7f) != HEADER_TYPE_BRIDGE || walk->next_bus > PCI_MAX_BUS)
 				continue;
 			/* Open the bridge to every bus above, scan behind it, then close it. */
 			unsigned secondary = walk->next_bus++;
 
+			routes.max_bus = (u8)secondary;
 			pci_write32(bdf, PCI_PRIMARY_BUS, (PCI_MAX_BUS << 16) | (secondary << 8) | bus);
 			setup_bus(walk, secondary, rslot, rot);
 			pci_write32(bdf, PCI_PRIMARY_BUS,

@@ -6,6 +6,7 @@
 
 #define FW_CFG_SIGNATURE 0x00
 #define FW_CFG_ID 0x01
+#define FW_CFG_NB_CPUS 0x05
 #define FW_CFG_KERNEL_ADDR 0x07
 #define FW_CFG_KERNEL_SIZE 0x08
 #define FW_CFG_INITRD_SIZE 0x0b
@@ -36,8 +37,8 @@ struct fw_cfg_dir {
 void fw_cfg_init(void);
 void fw_cfg_read(u16 key, void *buf, u32 len);
 u32 fw_cfg_read32(u16 key);
-/* Write a buffer into an item (DMA only: QEMU ignores port writes). */
-void fw_cfg_write(u16 key, const void *buf, u32 len);
+/* Write a buffer into an item at offset (DMA only: QEMU ignores port writes). */
+void fw_cfg_write_at(u16 key, u32 offset, const void *buf, u32 len);
 
 /* Read the file directory into scratch memory (once). */
 const struct fw_cfg_dir *fw_cfg_directory(void);

@@ -24,7 +24,11 @@ u32 pci_read32(u16 bdf, u16 off);
 void pci_write32(u16 bdf, u16 off, u32 val);
 void pci_write8(u16 bdf, u16 off, u8 val);
 
+struct mp_config;
+
 /* Number the buses behind bridges and set every function's interrupt line. */
 void pci_setup(void);
+/* The buses and PCI interrupt wiring pci_setup found, for the MP table. */
+void pci_mp_irqs(struct mp_config *cfg);
 
 #endif
