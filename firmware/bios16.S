@@ -81,20 +81,20 @@ int16_handler:
 	.globl int15_handler
 int15_handler:
 	cmpl $0xe820, %eax
-	je e820
+	je int15_e820
 	cmpw $0xe801, %ax
-	je e801
+	je int15_e801
 	cmpb $0x88, %ah
-	je ext88
+	je int15_88
 unsupported:
 	movb $0x86, %ah
 	iret_carry 1
 
-ext88:
+int15_88:
 	addr32 movw %cs:OFF(bios_memory), %ax
 	iret_carry 0
 
-e801:
+int15_e801:
 	addr32 movw %cs:OFF(bios_memory) + 2, %ax
 	movw %ax, %cx
 	addr32 movw %cs:OFF(bios_memory) + 4, %bx
@@ -102,7 +102,7 @@ e801:
 	iret_carry 0
 
 	/* EBX is the index of the entry wanted; copy it to ES:DI. */
-e820:
+int15_e820:
 	cmpl $SMAP, %edx
 	jne unsupported
 	addr32 cmpl %cs:OFF(e820), %ebx
