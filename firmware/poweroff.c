@@ -14,8 +14,15 @@
 #define GED_SLEEP_S5 ((5 << 2) | (1 << 5)) /* SLP_TYP 5, SLP_EN */
 #define ISA_DEBUG_EXIT_PORT 0x501
 
+#ifdef HOST_BUILD
+void harness_power_off(void) __noreturn;
+#endif
+
 void power_off(void)
 {
+#ifdef HOST_BUILD
+	harness_power_off();
+#endif
 	if (platform.pm_base)
 		outw(platform.pm_base + PM1_CNT, PM1_CNT_SLP_EN);
 	if (platform.chipset == CHIPSET_NONE)

@@ -1,0 +1,137 @@
+/*
+ * The machine seam for the host build: the firmware's C files run in a
+ * test process, port I/O goes to a tiny model (a UART whose output is kept
+ * for the tests to read), and "physical memory" is a buffer the test hands
+ * over. A stray access outside it is recorded, never performed.
+ */
+#include <setjmp.h>
+#include <string.h>
+
+#include "io.h"
+
+static u8 *ram;
+static u64 ram_size;
+static char console[65536];
+static size_t console_len;
+static u32 stray_accesses;
+static jmp_buf *power_off_target;
+
+void harness_set_ram(u8 *buf, u64 size)
+{
+	ram = buf;
+	ram_size = size;
+	stray_accesses = 0;
+}
+
+const char *harness_console(void)
+{
+	console[console_len < sizeof(console) ? console_len : sizeof(console) - 1] = 0;
+	return console;
+}
+
+void harness_reset_console(void)
+{
+	console_len = 0;
+}
+
+u32 harness_stray_accesses(void)
+{
+	return stray_accesses;
+}
+
+u8 inb(u16 port)
+{
+	return port == 0x3fd ? 0x20 : 0xff; /* the UART is always ready */
+}
+
+u16 inw(u16 port)
+{
+	(void)port;
+	return 0xffff;
+}
+
+u32 inl(u16 port)
+{
+	(void)port;
+	return 0xffffffff;
+}
+
+void outb(u16 port, u8 val)
+{
+	if (port == 0x3f8 && console_len < sizeof(console))
+		console[console_len++] = (char)val;
+}
+
+void outw(u16 port, u16 val)
+{
+	(void)port;
+	(void)val;
+}
+
+void outl(u16 port, u32 val)
+{
+	(void)port;
+	(void)val;
+}
+
+u32 mmio_read32(u64 addr)
+{
+	(void)addr;
+	return 0xffffffff;
+}
+
+void mmio_write32(u64 addr, u32 val)
+{
+	(void)addr;
+	(void)val;
+}
+
+void *phys_ptr(u64 addr)
+{
+	static u8 sink[4096];
+
+	if (ram && addr < ram_size)
+		return ram + addr;
+	stray_accesses++;
+	return sink;
+}
+
+/* Run fn(arg); returns 1 if it ended by powering the machine off (fatal). */
+int harness_call(void (*fn)(void *), void *arg)
+{
+	jmp_buf target;
+
+	if (setjmp(target))
+		return 1;
+	power_off_target = &target;
+	fn(arg);
+	power_off_target = NULL;
+	return 0;
+}
+
+void harness_power_off(void)
+{
+	if (power_off_target)
+		longjmp(*power_off_target, 1);
+	__builtin_trap(); /* fatal outside harness_call: a test bug */
+}
+
+/* The assembly entry points have no host counterpart. */
+void shadow_fseg(u32 cf8_addr, u32 data_port)
+{
+	(void)cf8_addr;
+	(void)data_port;
+}
+
+void enter_real_mode(u16 seg, u16 sp, u16 cs)
+{
+	(void)seg;
+	(void)sp;
+	(void)cs;
+	harness_power_off();
+	__builtin_unreachable();
+}
+
+/* Stand-ins for the real-mode handlers: only their addresses are taken. */
+const char int_default[1], int10_handler[1], int11_handler[1], int12_handler[1],
+	int15_handler[1], int16_handler[1];

@@ -1,0 +1,170 @@
+"""ctypes bindings to the firmware's C logic built for the host (make -C firmware host)."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+FIRMWARE_DIR = Path(__file__).resolve().parents[2] / "firmware"
+E820_MAX = 128
+
+
+class E820Entry(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("addr", ctypes.c_uint64), ("size", ctypes.c_uint64), ("type", ctypes.c_uint32)]
+
+
+class E820Map(ctypes.Structure):
+    _fields_ = [("count", ctypes.c_uint32), ("entry", E820Entry * E820_MAX)]
+
+    def ranges(self) -> list[tuple[int, int, int]]:
+        return [
+            (e.addr, e.addr + e.size, e.type) for e in (self.entry[i] for i in range(self.count))
+        ]
+
+
+class LinuxImage(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_uint32)
+        for name in (
+            "setup_size",
+            "kernel_addr",
+            "kernel_size",
+            "cmdline_size",
+            "initrd_size",
+            "initrd_addr",
+        )
+    ]
+
+
+class BiosMemory(ctypes.Structure):
+    _fields_ = [
+        ("ext_kb", ctypes.c_uint16),
+        ("e801_low_kb", ctypes.c_uint16),
+        ("e801_high_64k", ctypes.c_uint16),
+    ]
+
+
+class LoaderBlob(ctypes.Structure):
+    _fields_ = [
+        ("name", ctypes.c_char * 56),
+        ("data", ctypes.c_void_p),
+        ("addr", ctypes.c_uint64),
+        ("size", ctypes.c_uint32),
+    ]
+
+
+LOOKUP = ctypes.CFUNCTYPE(
+    ctypes.c_bool,
+    ctypes.c_void_p,
+    ctypes.c_char_p,
+    ctypes.POINTER(ctypes.c_uint32),
+    ctypes.POINTER(ctypes.c_uint16),
+)
+ALLOC = ctypes.CFUNCTYPE(
+    ctypes.c_void_p,
+    ctypes.c_void_p,
+    ctypes.c_uint8,
+    ctypes.c_uint32,
+    ctypes.c_uint32,
+    ctypes.POINTER(ctypes.c_uint64),
+)
+LOAD = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint16, ctypes.c_void_p, ctypes.c_uint32)
+WRITE_POINTER = ctypes.CFUNCTYPE(
+    None, ctypes.c_void_p, ctypes.c_uint16, ctypes.c_uint32, ctypes.c_uint64, ctypes.c_uint8
+)
+
+
+class LoaderOps(ctypes.Structure):
+    _fields_ = [
+        ("ctx", ctypes.c_void_p),
+        ("lookup", LOOKUP),
+        ("alloc", ALLOC),
+        ("load", LOAD),
+        ("write_pointer", WRITE_POINTER),
+    ]
+
+
+class TableLoader(ctypes.Structure):
+    _fields_ = [
+        ("ops", ctypes.POINTER(LoaderOps)),
+        ("blobs", ctypes.POINTER(LoaderBlob)),
+        ("nblobs", ctypes.c_uint32),
+        ("max_blobs", ctypes.c_uint32),
+        ("warnings", ctypes.c_uint32),
+    ]
+
+
+@dataclass(frozen=True)
+class HostFirmware:
+    """The loaded library with its functions typed."""
+
+    lib: ctypes.CDLL
+
+    def console(self) -> str:
+        return self.lib.harness_console().decode(errors="replace")
+
+
+def build_host_library() -> Path:
+    """Build (incrementally) and return the library; MINIBIOS_HOST_LIB overrides it."""
+    override = os.environ.get("MINIBIOS_HOST_LIB")
+    if override:
+        return Path(override)
+    subprocess.run(
+        ["make", "-s", "-C", str(FIRMWARE_DIR), "host"],
+        check=True,
+        capture_output=True,
+    )
+    return FIRMWARE_DIR / "build" / "host" / "libminibios.so"
+
+
+def load(path: Path) -> HostFirmware:
+    lib = ctypes.CDLL(str(path))
+    sigs: dict[str, tuple[object, list[object]]] = {
+        "e820_set": (
+            ctypes.c_bool,
+            [ctypes.POINTER(E820Map), ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint32],
+        ),
+        "e820_ram_end": (ctypes.c_uint64, [ctypes.POINTER(E820Map), ctypes.c_uint64]),
+        "linux_check_setup": (ctypes.c_char_p, [ctypes.c_char_p, ctypes.POINTER(LinuxImage)]),
+        "linux_place_initrd": (
+            ctypes.c_char_p,
+            [ctypes.c_char_p, ctypes.POINTER(LinuxImage), ctypes.c_uint64],
+        ),
+        "linux_patch_header": (
+            None,
+            [ctypes.c_char_p, ctypes.POINTER(LinuxImage), ctypes.c_uint32],
+        ),
+        "bios_memory_from": (BiosMemory, [ctypes.c_uint64]),
+        "table_loader_run": (
+            None,
+            [ctypes.POINTER(TableLoader), ctypes.c_char_p, ctypes.c_uint32],
+        ),
+        "smbios_has_type": (ctypes.c_bool, [ctypes.c_char_p, ctypes.c_uint32, ctypes.c_uint8]),
+        "smbios_type0": (ctypes.c_uint32, [ctypes.c_char_p, ctypes.c_uint32]),
+        "smbios_patch_entry": (
+            ctypes.c_bool,
+            [
+                ctypes.c_char_p,
+                ctypes.c_uint32,
+                ctypes.c_uint32,
+                ctypes.c_uint32,
+                ctypes.c_uint16,
+                ctypes.c_uint16,
+            ],
+        ),
+        "mptable_build": (
+            ctypes.c_uint32,
+            [ctypes.c_char_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_void_p],
+        ),
+        "harness_console": (ctypes.c_char_p, []),
+        "harness_reset_console": (None, []),
+    }
+    for name, (restype, argtypes) in sigs.items():
+        fn = getattr(lib, name)
+        fn.restype = restype
+        fn.argtypes = argtypes
+    return HostFirmware(lib)
