@@ -1,0 +1,79 @@
+"""Where minibios keeps downloaded and generated files, and how it finds them."""
+
+import os
+import re
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from minibios.elf import ElfError, parse_elf
+from minibios.errors import MinibiosError
+
+SETUP_HINT = "run ./scripts/setup to install it"
+
+
+class AssetError(MinibiosError):
+    """A file minibios needs is missing."""
+
+
+@dataclass(frozen=True)
+class KernelAssets:
+    """A Debian cloud kernel unpacked by scripts/setup."""
+
+    version: str
+    vmlinuz: Path
+    modules_dir: Path
+
+
+def cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    """$MINIBIOS_CACHE, else $XDG_CACHE_HOME/minibios, else ~/.cache/minibios."""
+    env = os.environ if env is None else env
+    if env.get("MINIBIOS_CACHE"):
+        return Path(env["MINIBIOS_CACHE"])
+    if env.get("XDG_CACHE_HOME"):
+        return Path(env["XDG_CACHE_HOME"]) / "minibios"
+    return Path.home() / ".cache" / "minibios"
+
+
+def _version_key(version: str) -> list[int | str]:
+    # "6.1.0-56-cloud-amd64" sorts by its numbers, not as text (56 > 9).
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", version)]
+
+
+def find_kernel(cache: Path | None = None) -> KernelAssets:
+    """The newest cloud kernel under <cache>/kernels/<version>/ (the unpacked .deb)."""
+    root = (cache or cache_dir()) / "kernels"
+    found = []
+    if root.is_dir():
+        for version_dir in root.iterdir():
+            vmlinuz = version_dir / "boot" / f"vmlinuz-{version_dir.name}"
+            if vmlinuz.is_file():
+                found.append(version_dir.name)
+    if not found:
+        raise AssetError(f"no Debian cloud kernel under {root}: {SETUP_HINT}")
+    version = max(found, key=_version_key)
+    base = root / version
+    return KernelAssets(
+        version=version,
+        vmlinuz=base / "boot" / f"vmlinuz-{version}",
+        modules_dir=base / "lib" / "modules" / version,
+    )
+
+
+def find_busybox(candidates: tuple[str, ...] = ("/bin/busybox", "/usr/bin/busybox")) -> Path:
+    """A statically linked busybox (the initramfs has no libc to offer a dynamic one)."""
+    paths = [Path(p) for p in candidates]
+    on_path = shutil.which("busybox")
+    if on_path:
+        paths.append(Path(on_path))
+    for path in paths:
+        if not path.is_file():
+            continue
+        try:
+            elf = parse_elf(path.read_bytes())
+        except (OSError, ElfError):
+            continue
+        if elf.is_static:
+            return path
+    raise AssetError(f"no statically linked busybox found (busybox-static): {SETUP_HINT}")

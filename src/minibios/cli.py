@@ -1,0 +1,181 @@
+"""The `minibios` command: run, demo, rom, build."""
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+
+from minibios import rom
+from minibios.demo import DemoSettings, demo_config
+from minibios.errors import MinibiosError
+from minibios.machine import QemuStartError, VmEnd
+from minibios.preflight import RunRequest, preflight
+from minibios.qemu_config import DEFAULT_QEMU, QemuConfig
+from minibios.report_format import format_report, format_timing
+from minibios.session import BootOutcome, boot
+
+EXIT_USAGE = 2
+EXIT_QEMU_FAILED = 4
+EXIT_INTERRUPTED = 130
+CONSOLE_TAIL_LINES = 15
+
+
+class UsageError(Exception):
+    """Bad command-line syntax (argparse's complaint, kept to one line)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def _add_vm_options(parser: argparse.ArgumentParser, default_timeout: float) -> None:
+    parser.add_argument("--machine", default="pc", help="pc, q35 or microvm (default pc)")
+    parser.add_argument("--cpus", type=int, default=1, help="vCPUs (default 1)")
+    parser.add_argument("--memory", default="512M", help="RAM, QEMU -m syntax (default 512M)")
+    parser.add_argument(
+        "--firmware",
+        default="minibios",
+        help="minibios, seabios, qboot or a ROM file (default minibios)",
+    )
+    parser.add_argument("--accel", default="auto", help="auto, kvm or tcg (default auto)")
+    parser.add_argument(
+        "--microvm-acpi", action="store_true", help="microvm only: let QEMU build ACPI tables"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=default_timeout,
+        help=f"seconds before the VM is stopped (default {default_timeout:g})",
+    )
+    parser.add_argument("--qemu", default=DEFAULT_QEMU, help=argparse.SUPPRESS)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="minibios", description="Build and boot the minibios firmware.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser(
+        "run",
+        help="boot a kernel; QEMU arguments may follow `--`",
+        usage="minibios run --kernel K [--initrd I] [options] [-- EXTRA-QEMU-ARGS]",
+    )
+    run.add_argument("--kernel", required=True, help="bzImage or ELF kernel")
+    run.add_argument("--initrd", help="initramfs / initrd file")
+    run.add_argument("--append", default="console=ttyS0", help="kernel command line")
+    _add_vm_options(run, default_timeout=120)
+    demo = commands.add_parser("demo", help="boot the cached cloud kernel and show its report")
+    _add_vm_options(demo, default_timeout=120)
+    demo.add_argument("--verbose", action="store_true", help="also show the guest console")
+    commands.add_parser("rom", help="print the ROM path (building it if missing)")
+    commands.add_parser("build", help="rebuild the ROM (make -C firmware)")
+    return parser
+
+
+def _stream(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _print_outcome(outcome: BootOutcome, timeout: float, demo: bool) -> None:
+    if outcome.report is not None:
+        print("minibios: guest report:")
+        print(format_report(outcome.report))
+    elif outcome.report_error:
+        print(f"minibios: bad report line: {outcome.report_error}")
+    elif demo:
+        print("minibios: no MINIBIOS-REPORT line on the console")
+    if demo and outcome.report is None:
+        tail = outcome.console.rstrip("\n").splitlines()[-CONSOLE_TAIL_LINES:]
+        print("minibios: console tail:\n" + "\n".join(tail))
+    if outcome.end is VmEnd.TIMEOUT:
+        print(f"minibios: timed out after {timeout:g} s; QEMU stopped")
+    else:
+        print(f"minibios: guest {outcome.end.value}")
+    if outcome.end is VmEnd.QEMU_ERROR and outcome.stderr.strip():
+        print(f"minibios: QEMU stderr: {outcome.stderr.strip()}")
+    print("minibios: " + format_timing(outcome.to_report, outcome.to_end, outcome.end.value))
+
+
+def _boot_and_report(config: QemuConfig, timeout: float, stream: bool, demo: bool) -> int:
+    try:
+        outcome = boot(config, timeout, on_output=_stream if stream else None)
+    except QemuStartError as exc:
+        print(f"minibios: error: {exc}", file=sys.stderr)
+        return EXIT_QEMU_FAILED
+    sys.stdout.flush()
+    _print_outcome(outcome, timeout, demo=demo)
+    return outcome.exit_status
+
+
+def _cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
+    request = RunRequest(
+        kernel=args.kernel,
+        initrd=args.initrd,
+        append=args.append,
+        machine=args.machine,
+        cpus=args.cpus,
+        memory=args.memory,
+        firmware=args.firmware,
+        accel=args.accel,
+        qemu=args.qemu,
+        microvm_acpi=args.microvm_acpi,
+        extra_args=tuple(extra),
+    )
+    config = preflight(request)
+    return _boot_and_report(config, args.timeout, stream=True, demo=False)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    settings = DemoSettings(
+        machine=args.machine,
+        cpus=args.cpus,
+        memory=args.memory,
+        firmware=args.firmware,
+        accel=args.accel,
+        microvm_acpi=args.microvm_acpi,
+    )
+    config = demo_config(settings)
+    print(
+        f"minibios demo: {config.kernel} on {config.machine}, {config.cpus} vCPU(s), "
+        f"{config.memory >> 20} MiB, firmware {args.firmware} ({config.firmware}), "
+        f"accel {config.accel}"
+    )
+    sys.stdout.flush()
+    return _boot_and_report(config, args.timeout, stream=args.verbose, demo=True)
+
+
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    # SystemExit unwinds through `with Machine(...)`, which stops QEMU.
+    raise SystemExit(128 + signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if "--" in args_list:
+        split = args_list.index("--")
+        args_list, extra = args_list[:split], args_list[split + 1 :]
+    # Our own handlers: an inherited "ignore" must not leave QEMU running.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.signal(signal.SIGHUP, _exit_on_signal)
+    try:
+        args = build_parser().parse_args(args_list)
+        if extra and args.command != "run":
+            raise UsageError("extra QEMU arguments after `--` are only accepted by `run`")
+        if args.command == "run":
+            return _cmd_run(args, extra)
+        if args.command == "demo":
+            return _cmd_demo(args)
+        if args.command == "rom":
+            print(rom.rom_path())
+            return 0
+        print(rom.build())
+        return 0
+    except (UsageError, MinibiosError) as exc:
+        print(f"minibios: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("minibios: interrupted; QEMU stopped", file=sys.stderr)
+        return EXIT_INTERRUPTED

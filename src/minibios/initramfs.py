@@ -1,0 +1,163 @@
+"""Build (and cache) a busybox initramfs that prints a MINIBIOS-REPORT line."""
+
+import gzip
+import hashlib
+import lzma
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from minibios.cpio import CpioWriter
+from minibios.errors import MinibiosError
+from minibios.init_script import MODULE_DIR, module_file_name, render_init
+
+# Bump when the image layout changes, so stale cache entries are not reused.
+LAYOUT_VERSION = "2"
+DIRECTORIES = ("bin", "dev", "etc", "lib", MODULE_DIR, "proc", "root", "run", "sbin", "sys")
+DIRECTORIES += ("tmp", "usr", "usr/bin", "usr/sbin")
+_CHUNK = 1 << 20
+
+
+class InitramfsError(MinibiosError):
+    """An input of the initramfs is missing or unusable."""
+
+
+@dataclass(frozen=True)
+class InitramfsSpec:
+    """What goes into the image. Modules are loaded in the given order."""
+
+    busybox: Path
+    payload: Path | None = None
+    modules: tuple[Path, ...] = ()
+    compress: bool = True
+    compress_level: int = 1
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _module_image_name(path: Path) -> str:
+    name = path.name
+    if not name.endswith((".ko", ".ko.xz", ".ko.gz")):
+        raise InitramfsError(f"unsupported kernel module file (want .ko, .ko.xz or .ko.gz): {path}")
+    for suffix in (".xz", ".gz"):
+        name = name.removesuffix(suffix)
+    try:
+        return module_file_name(name)
+    except ValueError as exc:
+        raise InitramfsError(f"{path}: {exc}") from None
+
+
+def _module_bytes(path: Path) -> bytes:
+    # busybox insmod cannot decompress, so do it here.
+    data = path.read_bytes()
+    if path.name.endswith(".xz"):
+        return lzma.decompress(data)
+    if path.name.endswith(".gz"):
+        return gzip.decompress(data)
+    if path.name.endswith(".ko"):
+        return data
+    raise InitramfsError(f"unsupported kernel module file (want .ko, .ko.xz or .ko.gz): {path}")
+
+
+def _busybox_applets(busybox: Path) -> list[str]:
+    try:
+        result = subprocess.run(
+            [str(busybox), "--list-full"], capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise InitramfsError(f"cannot list the applets of {busybox}: {exc}") from None
+    return sorted({line.strip() for line in result.stdout.splitlines() if line.strip()})
+
+
+def _check_inputs(spec: InitramfsSpec) -> None:
+    inputs = [spec.busybox, *spec.modules] + ([spec.payload] if spec.payload else [])
+    for path in inputs:
+        if not Path(path).is_file():
+            raise InitramfsError(f"initramfs input not found: {path}")
+    names = [_module_image_name(m) for m in spec.modules]
+    if len(set(names)) != len(names):
+        raise InitramfsError("two kernel modules share a file name")
+
+
+def cache_key(spec: InitramfsSpec) -> str:
+    """Hash of everything that affects the image's bytes."""
+    _check_inputs(spec)
+    digest = hashlib.sha256()
+    init = render_init([_module_image_name(m) for m in spec.modules])
+    parts = [LAYOUT_VERSION, init, _file_digest(spec.busybox)]
+    parts.append(_file_digest(spec.payload) if spec.payload else "-")
+    parts += [f"{_module_image_name(m)}={_file_digest(m)}" for m in spec.modules]
+    parts.append(f"gzip{spec.compress_level}" if spec.compress else "raw")
+    for part in parts:
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest()[:32]
+
+
+def write_initramfs(spec: InitramfsSpec, out: Path) -> None:
+    """Write the image to `out` (gzip-compressed newc cpio unless compress=False)."""
+    _check_inputs(spec)
+    module_names = [_module_image_name(m) for m in spec.modules]
+    with open(out, "wb") as raw:
+        stream = (
+            # filename="" and mtime=0 keep the gzip header independent of where we write.
+            gzip.GzipFile(
+                filename="", fileobj=raw, mode="wb", mtime=0, compresslevel=spec.compress_level
+            )
+            if spec.compress
+            else raw
+        )
+        with stream, CpioWriter(stream) as cpio:  # type: ignore[arg-type]
+            for directory in DIRECTORIES:
+                cpio.add_dir(directory)
+            # The kernel opens /dev/console before /init runs and devtmpfs is mounted.
+            cpio.add_char_device("dev/console", 5, 1)
+            cpio.add_file_from("bin/busybox", spec.busybox, mode=0o755)
+            for applet in _busybox_applets(spec.busybox):
+                if applet != "bin/busybox":
+                    cpio.add_symlink(applet, "/bin/busybox")
+            cpio.add_file("init", render_init(module_names).encode(), mode=0o755)
+            for name, path in zip(module_names, spec.modules, strict=True):
+                cpio.add_file(f"{MODULE_DIR}/{name}", _module_bytes(path))
+            if spec.payload:
+                cpio.add_file_from("payload", spec.payload, mode=0o644)
+
+
+def build_initramfs(spec: InitramfsSpec, cache: Path) -> Path:
+    """Return a cached image for `spec`, building it first if needed.
+
+    The file is written under a temporary name and renamed into place, so
+    parallel builders (pytest-xdist workers) never see a half-written image.
+    """
+    key = cache_key(spec)
+    suffix = ".cpio.gz" if spec.compress else ".cpio"
+    target = cache / "initramfs" / f"{key}{suffix}"
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".building-")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write_initramfs(spec, tmp)
+        tmp.chmod(0o644)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def find_module(modules_dir: Path, name: str) -> Path:
+    """Locate module `name` (e.g. "virtio_mmio") in an unpacked kernel's module tree."""
+    for suffix in (".ko", ".ko.xz", ".ko.gz"):
+        matches = sorted(modules_dir.glob(f"kernel/**/{name}{suffix}"))
+        if matches:
+            return matches[0]
+    raise InitramfsError(f"kernel module {name} not found under {modules_dir}")

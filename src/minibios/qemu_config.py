@@ -1,0 +1,86 @@
+"""The slim QEMU command line minibios boots with, as data."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from minibios.errors import MinibiosError
+from minibios.sizes import MIB
+
+MACHINE_TYPES = ("pc", "q35", "microvm")
+ACCELERATORS = ("tcg", "kvm")
+DEFAULT_QEMU = "qemu-system-x86_64"
+
+
+class QemuConfigError(MinibiosError):
+    """The requested VM cannot be expressed as a QEMU command line."""
+
+
+@dataclass(frozen=True)
+class QemuConfig:
+    """One VM's settings; argv() renders them (the QMP socket comes per run)."""
+
+    machine: str = "pc"
+    cpus: int = 1
+    memory: int = 512 * MIB
+    accel: str = "tcg"
+    firmware: Path | None = None
+    kernel: Path | None = None
+    initrd: Path | None = None
+    append: str | None = None
+    microvm_acpi: bool = False
+    microvm_option_roms: bool = False
+    qemu: str = DEFAULT_QEMU
+    extra_args: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.machine not in MACHINE_TYPES:
+            choices = ", ".join(MACHINE_TYPES)
+            raise QemuConfigError(f"unknown machine type {self.machine!r} (choose from {choices})")
+        if self.accel not in ACCELERATORS:
+            raise QemuConfigError(f"unknown accelerator {self.accel!r} (tcg or kvm)")
+        if self.cpus < 1:
+            raise QemuConfigError(f"need at least one CPU, not {self.cpus}")
+        if self.memory <= 0 or self.memory % MIB:
+            raise QemuConfigError(f"memory must be a positive whole number of MiB: {self.memory}")
+
+    def machine_arg(self) -> str:
+        if self.machine != "microvm":
+            return self.machine
+        # microvm's RTC defaults to "auto" (off under KVM); keep it on so the
+        # guest sees the same devices whatever the accelerator.
+        options = [
+            "microvm",
+            f"x-option-roms={'on' if self.microvm_option_roms else 'off'}",
+            f"acpi={'on' if self.microvm_acpi else 'off'}",
+            "rtc=on",
+        ]
+        return ",".join(options)
+
+    def argv(self, qmp_socket: Path) -> list[str]:
+        args = [
+            self.qemu,
+            "-nodefaults",
+            "-no-user-config",
+            "-display", "none",
+            "-monitor", "none",
+            "-no-reboot",
+            "-M", self.machine_arg(),
+            "-accel", self.accel,
+            "-m", f"{self.memory // MIB}M",
+            "-smp", str(self.cpus),
+            # signal=off: a ^C reaching QEMU must not kill it behind our back.
+            "-chardev", "stdio,id=con,signal=off",
+            "-serial", "chardev:con",
+            "-qmp", f"unix:{qmp_socket},server=on,wait=off",
+        ]  # fmt: skip
+        if self.accel == "kvm":
+            args += ["-cpu", "host"]
+        if self.firmware is not None:
+            args += ["-bios", str(self.firmware)]
+        if self.kernel is not None:
+            args += ["-kernel", str(self.kernel)]
+        if self.initrd is not None:
+            args += ["-initrd", str(self.initrd)]
+        if self.append is not None:
+            args += ["-append", self.append]
+        return args + list(self.extra_args)

@@ -1,0 +1,70 @@
+"""Find the minibios ROM: built from firmware/ in a checkout, or shipped in the wheel."""
+
+import shutil
+import subprocess
+from importlib import resources
+from pathlib import Path
+
+from minibios.errors import MinibiosError
+
+ROM_NAME = "minibios.rom"
+PACKAGED_ROM = f"data/{ROM_NAME}"
+TOOLS = ("make", "gcc")
+STDERR_TAIL_LINES = 15
+
+
+class RomError(MinibiosError):
+    """The ROM is missing and cannot be built."""
+
+
+def checkout_root(start: Path | None = None) -> Path | None:
+    """The repository root when running from a source checkout, else None.
+
+    src/minibios/rom.py sits two levels below the root; an installed wheel has
+    no firmware/Makefile at that spot.
+    """
+    root = (start or Path(__file__)).resolve().parents[2]
+    if (root / "firmware" / "Makefile").is_file() and (root / "src").is_dir():
+        return root
+    return None
+
+
+def build(root: Path | None = None) -> Path:
+    """Run `make -C firmware` (incremental) and return the ROM path."""
+    root = root or checkout_root()
+    if root is None:
+        raise RomError("not in a minibios checkout (no firmware/Makefile): cannot build the ROM")
+    for tool in TOOLS:
+        if shutil.which(tool) is None:
+            raise RomError(f"`{tool}` not found, needed to build the ROM: run ./scripts/setup")
+    firmware = root / "firmware"
+    result = subprocess.run(
+        ["make", "-C", str(firmware)], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        lines = (result.stderr or result.stdout).strip().splitlines()
+        tail = " | ".join(lines[-STDERR_TAIL_LINES:]) or "(no output)"
+        raise RomError(f"`make -C {firmware}` failed (exit {result.returncode}): {tail}")
+    rom = firmware / "build" / ROM_NAME
+    if not rom.is_file():
+        raise RomError(f"`make -C {firmware}` succeeded but did not produce {rom}")
+    return rom
+
+
+def packaged_rom() -> Path | None:
+    """The ROM inside an installed wheel, if there is one."""
+    candidate = resources.files("minibios").joinpath(PACKAGED_ROM)
+    path = Path(str(candidate))
+    return path if path.is_file() else None
+
+
+def rom_path(root: Path | None = None) -> Path:
+    """The ROM to boot: the checkout's build output (built if missing), else the packaged one."""
+    root = root or checkout_root()
+    if root is not None:
+        rom = root / "firmware" / "build" / ROM_NAME
+        return rom if rom.is_file() else build(root)
+    packaged = packaged_rom()
+    if packaged is None:
+        raise RomError("no minibios ROM: not in a checkout and none packaged with this install")
+    return packaged
