@@ -6,7 +6,16 @@ import ctypes
 import struct
 from dataclasses import dataclass, field
 
-from fwhost import ALLOC, LOAD, LOOKUP, WRITE_POINTER, HostFirmware, LoaderBlob, LoaderOps, TableLoader
+from fwhost import (
+    ALLOC,
+    LOAD,
+    LOOKUP,
+    WRITE_POINTER,
+    HostFirmware,
+    LoaderBlob,
+    LoaderOps,
+    TableLoader,
+)
 
 GUARD = 32
 CANARY = 0xA5
@@ -24,20 +33,26 @@ def allocate(file: str, align: int = 16, zone: int = ZONE_HIGH) -> bytes:
 
 
 def add_pointer(dest: str, src: str, offset: int, size: int) -> bytes:
-    return struct.pack("<I", ADD_POINTER) + name56(dest) + name56(src) + struct.pack(
-        "<IB", offset, size
+    return (
+        struct.pack("<I", ADD_POINTER)
+        + name56(dest)
+        + name56(src)
+        + struct.pack("<IB", offset, size)
     )
 
 
 def add_checksum(file: str, offset: int, start: int, length: int) -> bytes:
-    return struct.pack("<I", ADD_CHECKSUM) + name56(file) + struct.pack(
-        "<III", offset, start, length
+    return (
+        struct.pack("<I", ADD_CHECKSUM) + name56(file) + struct.pack("<III", offset, start, length)
     )
 
 
 def write_pointer(dest: str, src: str, dst_offset: int, src_offset: int, size: int) -> bytes:
-    return struct.pack("<I", WRITE_POINTER_CMD) + name56(dest) + name56(src) + struct.pack(
-        "<IIB", dst_offset, src_offset, size
+    return (
+        struct.pack("<I", WRITE_POINTER_CMD)
+        + name56(dest)
+        + name56(src)
+        + struct.pack("<IIB", dst_offset, src_offset, size)
     )
 
 
@@ -56,9 +71,10 @@ class Allocation:
 
     def guards_intact(self) -> bool:
         raw = bytes(self.buf)
-        return raw[:GUARD] == bytes([CANARY]) * GUARD and raw[GUARD + self.size :] == bytes(
-            [CANARY]
-        ) * GUARD
+        return (
+            raw[:GUARD] == bytes([CANARY]) * GUARD
+            and raw[GUARD + self.size :] == bytes([CANARY]) * GUARD
+        )
 
 
 @dataclass
@@ -76,7 +92,10 @@ class FakeMachine:
     def __post_init__(self) -> None:
         self.names = list(self.files)
         self._ops = LoaderOps(
-            None, LOOKUP(self._lookup), ALLOC(self._alloc), LOAD(self._load),
+            None,
+            LOOKUP(self._lookup),
+            ALLOC(self._alloc),
+            LOAD(self._load),
             WRITE_POINTER(self._write_pointer),
         )
 

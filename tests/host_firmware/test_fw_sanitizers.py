@@ -32,7 +32,17 @@ def test_firmware_logic_is_clean_under_sanitizers() -> None:
         UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1",
     )
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", str(HERE)],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            str(HERE),
+        ],
         env=env,
         capture_output=True,
         text=True,

@@ -68,9 +68,7 @@ def test_write_pointer_goes_back_to_qemu(fw: HostFirmware) -> None:
         ),
     )
     assert tl.warnings == 0
-    assert m.pointer_writes == [
-        ("etc/vmgenid_addr", 0, m.address(tl, "etc/vmgenid_guid") + 40, 8)
-    ]
+    assert m.pointer_writes == [("etc/vmgenid_addr", 0, m.address(tl, "etc/vmgenid_guid") + 40, 8)]
 
 
 def test_unknown_and_malformed_commands_are_skipped_with_a_warning(console: HostFirmware) -> None:

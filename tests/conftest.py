@@ -1,0 +1,64 @@
+"""Shared fixtures: the firmware under test, the kernel, and cached initramfs images."""
+
+import hashlib
+import random
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from vm_support import PAYLOAD_SEED, PAYLOAD_SIZE, BootImages
+
+from minibios.assets import KernelAssets, cache_dir, find_busybox, find_kernel
+from minibios.initramfs import InitramfsSpec, build_initramfs
+
+# The one switch for every boot test: "minibios" (firmware/build/minibios.rom),
+# or "seabios" / "qboot" to compare against a reference firmware.
+FIRMWARE_UNDER_TEST = "minibios"
+
+
+@pytest.fixture(scope="session")
+def firmware() -> str:
+    return FIRMWARE_UNDER_TEST
+
+
+@pytest.fixture(scope="session")
+def kernel_assets() -> KernelAssets:
+    return find_kernel()
+
+
+@pytest.fixture(scope="session")
+def boot_images(
+    kernel_assets: KernelAssets, tmp_path_factory: pytest.TempPathFactory
+) -> BootImages:
+    """Initramfs images, built once and then reused from the cache (keyed by content).
+
+    The payload comes from a fixed seed, so every xdist worker derives the same
+    bytes and therefore the same cache entry.
+    """
+    payload = tmp_path_factory.mktemp("payload") / "payload.bin"
+    payload.write_bytes(random.Random(PAYLOAD_SEED).randbytes(PAYLOAD_SIZE))
+    busybox = find_busybox()
+    cache = cache_dir()
+    return BootImages(
+        kernel=kernel_assets,
+        plain_initrd=build_initramfs(InitramfsSpec(busybox=busybox), cache),
+        payload_initrd=build_initramfs(InitramfsSpec(busybox=busybox, payload=payload), cache),
+        payload_sha256=hashlib.sha256(payload.read_bytes()).hexdigest(),
+    )
+
+
+@pytest.fixture
+def marker() -> str:
+    """A unique string to put on QEMU's command line (as -name) and find it by."""
+    return f"minibios-test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """A temp dir with a short path: QMP unix sockets must stay under 108 bytes."""
+    path = Path(tempfile.mkdtemp(prefix="mbt-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,97 @@
+"""Boot the Debian cloud kernel on each machine type and check what the guest saw."""
+
+import itertools
+
+import pytest
+from vm_support import (
+    BOOT_APPEND,
+    BOOT_TIMEOUT,
+    MACHINES,
+    BootImages,
+    qemu_pids,
+)
+
+from minibios.assets import cache_dir, find_busybox
+from minibios.initramfs import InitramfsSpec, build_initramfs, find_module
+from minibios.machine import Machine, VmEnd
+from minibios.report import REPORT_RE, GuestReport, ReportError, parse_report_json
+from minibios.sizes import MIB, parse_memory
+
+pytestmark = pytest.mark.boot
+
+MEMORY = "512M"
+
+
+def boot_report(
+    machine: str, firmware: str, images: BootImages, marker: str, append: str
+) -> tuple[GuestReport, VmEnd]:
+    with Machine(
+        kernel=images.kernel.vmlinuz,
+        initrd=images.payload_initrd,
+        append=append,
+        machine=machine,
+        cpus=1,
+        memory=MEMORY,
+        firmware=firmware,
+        accel="auto",
+        extra_args=["-name", marker],
+    ) as vm:
+        match = vm.wait_for(REPORT_RE, BOOT_TIMEOUT)
+        end = vm.wait_exit(BOOT_TIMEOUT)
+        runtime_dir = vm.runtime_dir
+        tail = vm.console[-3000:]
+    assert runtime_dir is not None and not runtime_dir.exists()
+    assert not qemu_pids(marker)
+    try:
+        return parse_report_json(match.group(1)), end
+    except ReportError as exc:
+        pytest.fail(f"{exc}\nreport line: {match.group(0)!r}\nconsole tail:\n{tail}")
+
+
+def assert_sane_memmap(report: GuestReport) -> None:
+    entries = report.memmap
+    assert entries, "empty /sys/firmware/memmap"
+    for entry in entries:
+        assert entry.start <= entry.end
+    for before, after in itertools.pairwise(entries):
+        assert before.end < after.start, f"overlap or unsorted: {before} then {after}"
+    assert any(e.type == "System RAM" and e.start >= MIB for e in entries), "no RAM above 1 MiB"
+    assert any(e.type == "System RAM" and e.start == 0 for e in entries), "no low RAM"
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_boot_with_payload(
+    machine: str, firmware: str, boot_images: BootImages, marker: str
+) -> None:
+    # Quotes and a backslash check the init script's JSON escaping end to end.
+    append = f'{BOOT_APPEND} minibios.machine={machine} test="quoted value" path=C:\\dir'
+    report, end = boot_report(machine, firmware, boot_images, marker, append)
+    assert end is VmEnd.POWERED_OFF
+    assert report.cmdline == append
+    assert report.cpus == 1 and report.nproc_cpuinfo == 1
+    ram = parse_memory(MEMORY)
+    assert report.memtotal_kb is not None
+    assert abs(report.memtotal_kb * 1024 - ram) <= 0.10 * ram
+    assert_sane_memmap(report)
+    assert report.ram_bytes() <= ram
+    assert report.payload_sha256 == boot_images.payload_sha256
+
+
+def test_modules_load_in_order(firmware: str, boot_images: BootImages, marker: str) -> None:
+    modules_dir = boot_images.kernel.modules_dir
+    # virtio_mmio needs virtio, which needs virtio_ring: the order matters.
+    modules = tuple(find_module(modules_dir, n) for n in ("virtio_ring", "virtio", "virtio_mmio"))
+    spec = InitramfsSpec(busybox=find_busybox(), modules=modules)
+    initrd = build_initramfs(spec, cache_dir())
+    with Machine(
+        kernel=boot_images.kernel.vmlinuz,
+        initrd=initrd,
+        append=BOOT_APPEND,
+        firmware=firmware,
+        extra_args=["-name", marker],
+    ) as vm:
+        vm.wait_for(REPORT_RE, BOOT_TIMEOUT)
+        assert vm.wait_exit(BOOT_TIMEOUT) is VmEnd.POWERED_OFF
+        console = vm.console
+    assert "minibios-init: insmod" not in console, console
+    assert not qemu_pids(marker)

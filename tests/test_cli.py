@@ -1,0 +1,260 @@
+"""The `minibios` command line, run as a subprocess like a user would."""
+
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from kernel_fakes import make_bzimage
+from vm_support import BOOT_APPEND, BootImages, minibios_cli, qemu_pids
+
+from minibios.accel import AccelProbe
+from minibios.kernel_image import inspect_kernel
+from minibios.preflight import initrd_limit
+from minibios.sizes import MIB, format_size
+
+CLI_TIMEOUT = 120
+
+
+def run_cli(
+    *args: str, tmpdir: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "TMPDIR": str(tmpdir), **(env or {})}
+    return subprocess.run(
+        [*minibios_cli(), *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
+        timeout=CLI_TIMEOUT,
+        check=False,
+    )
+
+
+def assert_no_leftovers(marker: str, tmpdir: Path) -> None:
+    assert not qemu_pids(marker), "QEMU still running"
+    assert not list(tmpdir.glob("minibios-vm-*")), "temp dir left behind"
+
+
+@pytest.fixture
+def fake_kernel(tmp_path: Path) -> Path:
+    path = tmp_path / "bzImage"
+    path.write_bytes(make_bzimage())
+    return path
+
+
+# -- bad input: one line on stderr, exit 2, no QEMU -----------------------------
+
+
+def expect_usage_error(result: subprocess.CompletedProcess[str], line: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == f"minibios: error: {line}\n"
+
+
+def test_missing_kernel(short_tmp: Path, marker: str) -> None:
+    result = run_cli("run", "--kernel", "/nonexistent/vmlinuz", "--firmware", "seabios",
+                     "--", "-name", marker, tmpdir=short_tmp)  # fmt: skip
+    expect_usage_error(result, "kernel not found: /nonexistent/vmlinuz")
+    assert_no_leftovers(marker, short_tmp)
+
+
+def test_kernel_not_a_file(short_tmp: Path, marker: str) -> None:
+    result = run_cli("run", "--kernel", str(short_tmp), "--firmware", "seabios",
+                     "--", "-name", marker, tmpdir=short_tmp)  # fmt: skip
+    expect_usage_error(result, f"kernel is not a regular file: {short_tmp}")
+    assert_no_leftovers(marker, short_tmp)
+
+
+def test_missing_initrd(short_tmp: Path, marker: str, fake_kernel: Path) -> None:
+    result = run_cli("run", "--kernel", str(fake_kernel), "--initrd", "/nonexistent/initrd",
+                     "--firmware", "seabios", "--", "-name", marker, tmpdir=short_tmp)  # fmt: skip
+    expect_usage_error(result, "initrd not found: /nonexistent/initrd")
+    assert_no_leftovers(marker, short_tmp)
+
+
+def test_not_a_kernel(short_tmp: Path, marker: str, tmp_path: Path) -> None:
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"this is not a kernel" * 100)
+    result = run_cli("run", "--kernel", str(junk), "--firmware", "seabios",
+                     "--", "-name", marker, tmpdir=short_tmp)  # fmt: skip
+    expect_usage_error(result, f"not a bzImage or ELF kernel: {junk}")
+    assert_no_leftovers(marker, short_tmp)
+
+
+def test_initrd_too_large(
+    short_tmp: Path, marker: str, tmp_path: Path, boot_images: BootImages
+) -> None:
+    kernel = boot_images.kernel.vmlinuz
+    initrd = tmp_path / "huge.img"
+    with open(initrd, "wb") as handle:
+        handle.truncate(100 * MIB)  # sparse: only the size matters
+    result = run_cli("run", "--kernel", str(kernel), "--initrd", str(initrd), "--memory", "128M",
+                     "--firmware", "seabios", "--", "-name", marker, tmpdir=short_tmp)  # fmt: skip
+    image = inspect_kernel(kernel)
+    fits = format_size(initrd_limit(image, 128 * MIB))
+    expect_usage_error(
+        result,
+        f"initrd too large for 128 MiB of RAM: 100 MiB, but {fits} fits above the kernel "
+        f"(which needs memory up to {format_size(image.memory_end)})",
+    )
+    assert_no_leftovers(marker, short_tmp)
+
+
+def test_qemu_not_installed(short_tmp: Path, marker: str, fake_kernel: Path) -> None:
+    result = run_cli("run", "--kernel", str(fake_kernel), "--firmware", "seabios",
+                     "--", "-name", marker, tmpdir=short_tmp,
+                     env={"PATH": str(short_tmp / "empty")})  # fmt: skip
+    expect_usage_error(
+        result, "QEMU not found: qemu-system-x86_64 is not installed (run ./scripts/setup)"
+    )
+    assert_no_leftovers(marker, short_tmp)
+
+
+@pytest.mark.parametrize(
+    ("option", "line"),
+    [
+        (["--machine", "isapc"], "unknown machine type 'isapc' (choose from pc, q35, microvm)"),
+        (["--memory", "12X"], "bad memory size '12X': expected e.g. 512M or 2G"),
+        (["--memory", "0"], "bad memory size '0': must be positive"),
+        (["--firmware", "/nonexistent/fw.rom"], "firmware file not found: /nonexistent/fw.rom"),
+        (["--cpus", "two"], "argument --cpus: invalid int value: 'two'"),
+        (["--accel", "warp"], "unknown accelerator 'warp' (choose from auto, kvm, tcg)"),
+    ],
+)
+def test_bad_options(
+    short_tmp: Path, marker: str, fake_kernel: Path, option: list[str], line: str
+) -> None:
+    args = ["run", "--kernel", str(fake_kernel), "--firmware", "seabios", *option]
+    result = run_cli(*args, "--", "-name", marker, tmpdir=short_tmp)
+    expect_usage_error(result, line)
+    assert_no_leftovers(marker, short_tmp)
+
+
+def test_kernel_argument_required(short_tmp: Path) -> None:
+    expect_usage_error(
+        run_cli("run", tmpdir=short_tmp), "the following arguments are required: --kernel"
+    )
+
+
+def test_forced_kvm_without_kvm(short_tmp: Path, marker: str, fake_kernel: Path) -> None:
+    reason = AccelProbe().kvm_unusable_reason()
+    if reason is None:
+        pytest.skip("this host really has KVM")
+    result = run_cli("run", "--kernel", str(fake_kernel), "--firmware", "seabios",
+                     "--accel", "kvm", "--", "-name", marker, tmpdir=short_tmp)  # fmt: skip
+    expect_usage_error(result, f"KVM requested but not usable here: {reason}")
+    assert_no_leftovers(marker, short_tmp)
+
+
+# -- real boots ----------------------------------------------------------------
+
+
+@pytest.mark.boot
+def test_run_powers_off(
+    short_tmp: Path, marker: str, firmware: str, boot_images: BootImages
+) -> None:
+    result = run_cli("run", "--kernel", str(boot_images.kernel.vmlinuz),
+                     "--initrd", str(boot_images.payload_initrd), "--append", BOOT_APPEND,
+                     "--machine", "q35", "--firmware", firmware, "--timeout", "90",
+                     "--", "-name", marker, tmpdir=short_tmp)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"^MINIBIOS-REPORT \{", result.stdout, re.MULTILINE)
+    assert f"payload sha256  {boot_images.payload_sha256}" in result.stdout
+    assert "minibios: guest powered off" in result.stdout
+    assert "s to the report" in result.stdout and "s to powered off" in result.stdout
+    assert_no_leftovers(marker, short_tmp)
+
+
+@pytest.mark.boot
+def test_run_panic_exits_1(
+    short_tmp: Path, marker: str, firmware: str, boot_images: BootImages
+) -> None:
+    # No initrd: the kernel cannot mount a root and panics.
+    result = run_cli("run", "--kernel", str(boot_images.kernel.vmlinuz),
+                     "--append", "console=ttyS0 panic=-1", "--firmware", firmware,
+                     "--timeout", "90", "--", "-name", marker, tmpdir=short_tmp)  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Kernel panic - not syncing" in result.stdout
+    assert "minibios: guest panicked" in result.stdout
+    assert_no_leftovers(marker, short_tmp)
+
+
+@pytest.mark.boot
+def test_run_timeout_exits_3(
+    short_tmp: Path, marker: str, firmware: str, boot_images: BootImages
+) -> None:
+    result = run_cli("run", "--kernel", str(boot_images.kernel.vmlinuz),
+                     "--initrd", str(boot_images.plain_initrd), "--firmware", firmware,
+                     "--timeout", "0.5", "--", "-name", marker, tmpdir=short_tmp)  # fmt: skip
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "minibios: timed out after 0.5 s; QEMU stopped" in result.stdout
+    assert_no_leftovers(marker, short_tmp)
+
+
+@pytest.mark.boot
+def test_qemu_failure_exits_4(
+    short_tmp: Path, marker: str, firmware: str, boot_images: BootImages
+) -> None:
+    result = run_cli("run", "--kernel", str(boot_images.kernel.vmlinuz), "--firmware", firmware,
+                     "--", "-name", marker, "-no-such-option", tmpdir=short_tmp)  # fmt: skip
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert result.stderr.startswith("minibios: error: QEMU failed to start (exit 1): ")
+    assert "-no-such-option: invalid option" in result.stderr
+    assert_no_leftovers(marker, short_tmp)
+
+
+@pytest.mark.boot
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_kills_qemu(
+    short_tmp: Path,
+    marker: str,
+    firmware: str,
+    boot_images: BootImages,
+    sig: signal.Signals,
+    status: int,
+) -> None:
+    cli = subprocess.Popen(
+        [*minibios_cli(), "run", "--kernel", str(boot_images.kernel.vmlinuz),
+         "--initrd", str(boot_images.plain_initrd), "--firmware", firmware,
+         "--", "-name", marker, "-S"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(short_tmp)},
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not qemu_pids(marker):
+            assert cli.poll() is None, cli.communicate()
+            assert time.monotonic() < deadline, "QEMU never started"
+            time.sleep(0.05)
+        time.sleep(0.3)  # let the CLI settle into waiting on the VM
+        cli.send_signal(sig)
+        stdout, stderr = cli.communicate(timeout=30)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait()
+    assert cli.returncode == status, stdout + stderr
+    assert_no_leftovers(marker, short_tmp)
+
+
+@pytest.mark.boot
+def test_demo(short_tmp: Path, firmware: str, boot_images: BootImages) -> None:
+    result = run_cli("demo", "--firmware", firmware, tmpdir=short_tmp)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "minibios: guest report:" in result.stdout
+    assert "command line    console=ttyS0" in result.stdout
+    assert "boot time (from QEMU start):" in result.stdout
+
+
+def test_rom_command(short_tmp: Path) -> None:
+    result = run_cli("rom", tmpdir=short_tmp)
+    assert result.returncode == 0, result.stderr
+    rom = Path(result.stdout.strip())
+    assert rom.is_absolute() and rom.name == "minibios.rom" and rom.is_file()

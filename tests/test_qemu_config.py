@@ -1,0 +1,84 @@
+import itertools
+from pathlib import Path
+
+import pytest
+
+from minibios.qemu_config import QemuConfig, QemuConfigError
+from minibios.sizes import MIB
+
+SOCK = Path("/tmp/x/qmp.sock")
+
+
+def pairs(argv: list[str]) -> list[tuple[str, str]]:
+    return list(itertools.pairwise(argv))
+
+
+def test_common_arguments() -> None:
+    config = QemuConfig(
+        machine="q35",
+        cpus=2,
+        memory=256 * MIB,
+        firmware=Path("/fw.rom"),
+        kernel=Path("/k"),
+        initrd=Path("/i"),
+        append="console=ttyS0 a=b",
+        extra_args=("-name", "x", "-S"),
+    )
+    argv = config.argv(SOCK)
+    assert argv[0] == "qemu-system-x86_64"
+    for flag in ("-nodefaults", "-no-user-config", "-no-reboot"):
+        assert flag in argv
+    expected = [
+        ("-display", "none"),
+        ("-monitor", "none"),
+        ("-M", "q35"),
+        ("-accel", "tcg"),
+        ("-m", "256M"),
+        ("-smp", "2"),
+        ("-chardev", "stdio,id=con,signal=off"),
+        ("-serial", "chardev:con"),
+        ("-qmp", f"unix:{SOCK},server=on,wait=off"),
+        ("-bios", "/fw.rom"),
+        ("-kernel", "/k"),
+        ("-initrd", "/i"),
+        ("-append", "console=ttyS0 a=b"),
+    ]
+    for pair in expected:
+        assert pair in pairs(argv)
+    assert argv[-3:] == ["-name", "x", "-S"]
+    assert not any(a.startswith(("-net", "-nic", "-netdev")) for a in argv)
+
+
+def test_pc_defaults_and_optional_parts() -> None:
+    argv = QemuConfig().argv(SOCK)
+    assert ("-M", "pc") in pairs(argv)
+    for flag in ("-bios", "-kernel", "-initrd", "-append", "-cpu"):
+        assert flag not in argv
+
+
+def test_microvm() -> None:
+    assert QemuConfig(machine="microvm").machine_arg() == (
+        "microvm,x-option-roms=off,acpi=off,rtc=on"
+    )
+    with_acpi = QemuConfig(machine="microvm", microvm_acpi=True, microvm_option_roms=True)
+    assert with_acpi.machine_arg() == "microvm,x-option-roms=on,acpi=on,rtc=on"
+
+
+def test_kvm_uses_host_cpu() -> None:
+    argv = QemuConfig(accel="kvm").argv(SOCK)
+    assert ("-accel", "kvm") in pairs(argv) and ("-cpu", "host") in pairs(argv)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"machine": "isapc"},
+        {"cpus": 0},
+        {"memory": 0},
+        {"memory": 512 * MIB + 1},
+        {"accel": "auto"},
+    ],
+)
+def test_invalid(kwargs: dict) -> None:  # type: ignore[type-arg]
+    with pytest.raises(QemuConfigError):
+        QemuConfig(**kwargs)
