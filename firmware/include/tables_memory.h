@@ -8,9 +8,13 @@
 
 #include "types.h"
 
-/* NULL when the pool is full. align must be a power of two. */
+/* Zeroed; NULL when the pool is full. align must be a power of two. */
 void *fseg_alloc(u32 size, u32 align);
-/* Grows down from the end of low RAM; NULL when that would eat into the kernel's room. */
+/*
+ * Grows down from the end of low RAM; NULL when that would eat into the
+ * kernel's room. Not cleared (a 128 KiB fill costs more than the rest of the
+ * boot): the caller writes every byte.
+ */
 void *high_alloc(u32 size, u32 align);
 /* Mark what high_alloc handed out as reserved in the e820 map. */
 void high_zone_commit(void);
