@@ -1,14 +1,22 @@
-"""The `minibios` command: run, demo, rom, build."""
+"""The `minibios` command: run, demo, bench, rom, build."""
 
 import argparse
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 
 from minibios import rom
+from minibios.assets import cache_dir, find_busybox, find_kernel
+from minibios.bench import BenchPlan, run_bench, stderr_progress, write_json
+from minibios.bench_plot import render_svg
+from minibios.bench_table import render
+from minibios.boot_probe import BootTarget
 from minibios.demo import DemoSettings, demo_config
 from minibios.errors import MinibiosError
+from minibios.firmware import resolve_firmware
+from minibios.initramfs import InitramfsSpec, build_initramfs
 from minibios.machine import QemuStartError, VmEnd
 from minibios.preflight import RunRequest, preflight
 from minibios.qemu_config import DEFAULT_QEMU, QemuConfig
@@ -67,6 +75,24 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="boot the cached cloud kernel and show its report")
     _add_vm_options(demo, default_timeout=120)
     demo.add_argument("--verbose", action="store_true", help="also show the guest console")
+    bench = commands.add_parser(
+        "bench", help="time every boot phase for several firmwares, interleaved"
+    )
+    bench.add_argument("--kernel", help="kernel (default: the cached Debian cloud kernel)")
+    bench.add_argument("--initrd", help="initrd (default: the demo initramfs)")
+    bench.add_argument("--append", default="console=ttyS0 quiet panic=-1")
+    bench.add_argument("--machine", default="pc", help="pc, q35 or microvm (default pc)")
+    bench.add_argument("--memory", default="512M")
+    bench.add_argument("--microvm-acpi", action="store_true")
+    bench.add_argument("--runs", type=int, default=10, help="timed runs per firmware (10)")
+    bench.add_argument("--count-runs", type=int, default=2, help="counting runs per firmware (2)")
+    bench.add_argument(
+        "--firmware",
+        default="minibios,seabios,qboot",
+        help="comma-separated: minibios, seabios, qboot or ROM files",
+    )
+    bench.add_argument("--json", type=Path, help="write every raw run here")
+    bench.add_argument("--plot", type=Path, help="write a timeline plot (.svg)")
     commands.add_parser("rom", help="print the ROM path (building it if missing)")
     commands.add_parser("build", help="rebuild the ROM (make -C firmware)")
     return parser
@@ -145,6 +171,55 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return _boot_and_report(config, args.timeout, stream=args.verbose, demo=True)
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    if args.runs < 1 or args.count_runs < 0:
+        raise UsageError("--runs must be at least 1 and --count-runs at least 0")
+    if args.plot is not None and args.plot.suffix != ".svg":
+        raise UsageError("--plot writes SVG: give a file ending in .svg")
+    firmwares = tuple(f.strip() for f in args.firmware.split(",") if f.strip())
+    for name in firmwares:
+        resolve_firmware(name, args.machine)  # a clear error before any boot
+    cache = cache_dir()
+    kernel = Path(args.kernel) if args.kernel else find_kernel(cache).vmlinuz
+    initrd = (
+        Path(args.initrd)
+        if args.initrd
+        else build_initramfs(InitramfsSpec(busybox=find_busybox()), cache)
+    )
+    preflight(
+        RunRequest(
+            kernel=str(kernel),
+            initrd=str(initrd),
+            append=args.append,
+            machine=args.machine,
+            memory=args.memory,
+            firmware=firmwares[0],
+        )
+    )
+    plan = BenchPlan(
+        target=BootTarget(
+            kernel=kernel,
+            initrd=initrd,
+            append=args.append,
+            machine=args.machine,
+            memory=args.memory,
+            microvm_acpi=args.microvm_acpi,
+        ),
+        firmwares=firmwares,
+        runs=args.runs,
+        count_runs=args.count_runs,
+    )
+    results = run_bench(plan, stderr_progress)
+    print(render(plan, results))
+    if args.json:
+        write_json(args.json, plan, results)
+        print(f"minibios: raw runs in {args.json}")
+    if args.plot:
+        args.plot.write_text(render_svg(results, f"minibios bench: {args.machine}, TCG"))
+        print(f"minibios: plot in {args.plot}")
+    return 0
+
+
 def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
     # SystemExit unwinds through `with Machine(...)`, which stops QEMU.
     raise SystemExit(128 + signum)
@@ -168,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_run(args, extra)
         if args.command == "demo":
             return _cmd_demo(args)
+        if args.command == "bench":
+            return _cmd_bench(args)
         if args.command == "rom":
             print(rom.rom_path())
             return 0

@@ -205,6 +205,11 @@ class Machine:
         return self._tmpdir
 
     @property
+    def pid(self) -> int | None:
+        """QEMU's process id while it runs."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def argv(self) -> list[str]:
         if self._tmpdir is None:
             raise MachineError("the VM has not been started")

@@ -1,0 +1,151 @@
+"""`minibios bench`: every boot phase, for several firmwares, interleaved, in one run."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from minibios.boot_probe import BootCounts, BootTarget, BootTiming, probe_counts, probe_timing
+
+# (key, label): the phases of a boot, in order; "total" is QEMU start to exit.
+PHASES = (
+    ("qemu", "QEMU start -> firmware entry"),
+    ("firmware", "firmware entry -> kernel entry"),
+    ("setup", "  of which Linux setup code"),
+    ("kernel", "kernel entry -> /init"),
+    ("init", "/init -> power-off"),
+    ("total", "total"),
+)
+STACKED = ("qemu", "firmware", "kernel", "init")  # the phases that add up to the total
+
+METHOD = {
+    "qemu": "QEMU held at reset (-S) until its gdb stub and QMP answer; exact",
+    "firmware": "reset released through the gdb stub -> hardware breakpoint on the kernel's "
+    "entry (0x100000 startup_32 or 0x100200 startup_64); exact, firmware-agnostic",
+    "setup": "hardware breakpoint at 0x10200, the 16-bit setup code's entry; absent when the "
+    "firmware enters the kernel directly",
+    "kernel": "kernel entry -> the report line /init prints on the serial console "
+    "(host pipe latency, well under 1 ms)",
+    "init": "report line -> QEMU process exit",
+    "counts": "a separate run per firmware under -icount shift=0 with record/replay "
+    "(query-replay gives guest instructions) and QEMU's trace of every device access and "
+    "fw_cfg select, counted between reset release and the kernel-entry breakpoint",
+    "rss": "VmHWM of the QEMU process when /init reports",
+    "milestones": "minibios writes 1 (entry), 2 (kernel load), 3 (16-bit kernel entry) to port "
+    "0xf4; seen through isa-debugcon in the counting run, in ms after reset release",
+}
+
+
+def phases_of(t: BootTiming) -> dict[str, float | None]:
+    """Phase durations in seconds."""
+    return {
+        "qemu": t.firmware_entry,
+        "firmware": t.kernel_entry - t.firmware_entry,
+        "setup": None if t.setup_entry is None else t.kernel_entry - t.setup_entry,
+        "kernel": t.init - t.kernel_entry,
+        "init": t.poweroff - t.init,
+        "total": t.poweroff,
+    }
+
+
+@dataclass(frozen=True)
+class Spread:
+    median: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Spread:
+        return cls(statistics.median(values), min(values), max(values))
+
+
+@dataclass
+class FirmwareResult:
+    name: str
+    timings: list[BootTiming] = field(default_factory=list)
+    counts: list[BootCounts] = field(default_factory=list)
+
+    def phase(self, key: str) -> Spread | None:
+        values = [v for t in self.timings if (v := phases_of(t)[key]) is not None]
+        return Spread.of(values) if values else None
+
+    def peak_rss_kb(self) -> Spread | None:
+        values = [float(t.peak_rss_kb) for t in self.timings if t.peak_rss_kb is not None]
+        return Spread.of(values) if values else None
+
+    def counts_identical(self) -> bool:
+        first = self.counts[0] if self.counts else None
+        return all(
+            (c.accesses, c.instructions) == (first.accesses, first.instructions)
+            for c in self.counts
+        )
+
+
+@dataclass(frozen=True)
+class BenchPlan:
+    target: BootTarget
+    firmwares: tuple[str, ...]
+    runs: int = 10
+    count_runs: int = 2
+
+
+Progress = Callable[[str], None]
+
+
+def run_bench(plan: BenchPlan, progress: Progress | None = None) -> list[FirmwareResult]:
+    """Timing runs interleaved (A B C A B C ...), then the counting runs."""
+    results = {name: FirmwareResult(name) for name in plan.firmwares}
+    total = plan.runs * len(plan.firmwares) + plan.count_runs * len(plan.firmwares)
+    done = 0
+    for run in range(plan.runs):
+        for name in plan.firmwares:
+            timing = probe_timing(plan.target, name)
+            results[name].timings.append(timing)
+            done += 1
+            if progress:
+                progress(
+                    f"[{done}/{total}] {name} run {run + 1}: firmware "
+                    f"{(timing.kernel_entry - timing.firmware_entry) * 1e3:.1f} ms, "
+                    f"total {timing.poweroff * 1e3:.0f} ms"
+                )
+    for run in range(plan.count_runs):
+        for name in plan.firmwares:
+            counts = probe_counts(plan.target, name)
+            results[name].counts.append(counts)
+            done += 1
+            if progress:
+                progress(
+                    f"[{done}/{total}] {name} count {run + 1}: {counts.accesses.total} "
+                    f"accesses, {counts.instructions} instructions"
+                )
+    return list(results.values())
+
+
+def to_json(plan: BenchPlan, results: Sequence[FirmwareResult]) -> dict:
+    target = asdict(plan.target)
+    target = {k: str(v) if isinstance(v, Path) else v for k, v in target.items()}
+    return {
+        "target": target,
+        "runs": plan.runs,
+        "method": METHOD,
+        "firmwares": {
+            r.name: {
+                "timings": [asdict(t) | {"phases": phases_of(t)} for t in r.timings],
+                "counts": [asdict(c) for c in r.counts],
+                "counts_identical": r.counts_identical(),
+            }
+            for r in results
+        },
+    }
+
+
+def write_json(path: Path, plan: BenchPlan, results: Sequence[FirmwareResult]) -> None:
+    path.write_text(json.dumps(to_json(plan, results), indent=2) + "\n")
+
+
+def stderr_progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)

@@ -1,0 +1,206 @@
+"""One instrumented boot: when each phase began, and what the guest did before the kernel.
+
+The VM starts held at reset (-S) with QEMU's gdb stub; releasing it marks
+firmware entry exactly. Hardware breakpoints on the Linux entry points stop
+the VM on the first instruction of the setup code and of the kernel, so the
+boundaries are the same for every firmware. The report line of /init and
+QEMU's exit close the boot.
+
+A timing run carries nothing else. A counting run adds -icount with
+record/replay (so QMP's query-replay gives the guest instruction count),
+QEMU's trace of every device access and fw_cfg select, and a debug console
+on port 0xf4 where minibios writes its milestones.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from minibios.gdb_remote import GdbRemote
+from minibios.machine import Machine, VmEnd
+from minibios.report import REPORT_RE
+from minibios.trace_log import TRACE_EVENTS, AccessCounts, count_window, parse_events, port_writes
+
+SETUP_ENTRY = 0x10200  # 16-bit protocol: setup code at 0x1020:0000 (QEMU puts it at 0x10000)
+KERNEL_ENTRIES = (0x100000, 0x100200)  # startup_32, startup_64 of a kernel loaded at 1 MiB
+MILESTONE_PORT = 0xF4
+RIP_HEX = slice(16 * 16, 17 * 16)  # 'g' reply: 16 64-bit GPRs, then rip (x86-64 layout)
+_VMHWM_RE = re.compile(r"^VmHWM:\s+(\d+) kB", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class BootTarget:
+    """What to boot, the same for every firmware in a comparison."""
+
+    kernel: Path
+    initrd: Path | None
+    append: str
+    machine: str = "pc"
+    memory: str = "512M"
+    microvm_acpi: bool = False
+    timeout: float = 120.0
+
+
+@dataclass(frozen=True)
+class BootTiming:
+    """Seconds from QEMU's start (one monotonic clock) at each boundary."""
+
+    firmware_entry: float
+    setup_entry: float | None  # None when the kernel was entered without its setup code
+    kernel_entry: float
+    init: float
+    poweroff: float
+    peak_rss_kb: int | None
+
+
+@dataclass(frozen=True)
+class BootCounts:
+    """Deterministic work from reset to kernel entry."""
+
+    accesses: AccessCounts
+    instructions: int | None
+    milestones: tuple[tuple[int, float], ...]  # (value, seconds after reset release)
+
+
+class ProbeError(RuntimeError):
+    """The boot did not go through its phases."""
+
+
+def _peak_rss_kb(pid: int | None) -> int | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    m = _VMHWM_RE.search(status)
+    return int(m.group(1)) if m else None
+
+
+def _stop_rip(gdb: GdbRemote) -> int:
+    # QEMU's stub does not answer single-register reads ('p'): read them all.
+    raw = bytes.fromhex(gdb.request("g")[RIP_HEX])
+    return int.from_bytes(raw, "little")
+
+
+class _ProbedBoot:
+    """Shared driver: start held at reset, release, stop at setup and kernel entry."""
+
+    def __init__(self, target: BootTarget, firmware: str, extra: list[str], workdir: Path):
+        self.gdb = GdbRemote(workdir / "gdb.sock", timeout=target.timeout)
+        self.vm = Machine(
+            kernel=target.kernel,
+            initrd=target.initrd,
+            append=target.append,
+            machine=target.machine,
+            memory=target.memory,
+            firmware=firmware,
+            accel="tcg",
+            extra_args=["-S", "-gdb", f"unix:{self.gdb.path},server=on,wait=off", *extra],
+            microvm_acpi=target.microvm_acpi,
+        )
+        self.target = target
+
+    def __enter__(self) -> _ProbedBoot:
+        self.vm.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.gdb.close()
+        self.vm.close()
+
+    def since_start(self) -> float:
+        assert self.vm.started_at is not None
+        return time.monotonic() - self.vm.started_at
+
+    def release_and_stop_at_kernel(
+        self, at_kernel: Callable[[], None] | None = None
+    ) -> tuple[float, float | None, float]:
+        """Release reset; returns (firmware entry, setup entry, kernel entry)."""
+        gdb = self.gdb
+        gdb.connect()
+        for address in (SETUP_ENTRY, *KERNEL_ENTRIES):
+            gdb.set_breakpoint(address)
+        released = self.since_start()
+        self.wall_released = time.time()
+        gdb.resume()
+        setup = None
+        while True:
+            gdb.wait_stop()
+            stopped = self.since_start()
+            rip = _stop_rip(gdb)
+            if rip in KERNEL_ENTRIES:
+                break
+            # Real mode: the setup code starts at 0x1020:0000, so IP reads 0.
+            if rip != 0 or setup is not None:
+                raise ProbeError(f"stopped at an unexpected place (rip {rip:#x})")
+            setup = stopped
+            gdb.clear_breakpoint(SETUP_ENTRY)
+            gdb.resume()
+        self.wall_kernel = time.time()
+        if at_kernel is not None:
+            at_kernel()
+        for address in KERNEL_ENTRIES:
+            gdb.clear_breakpoint(address)
+        gdb.resume()
+        return released, setup, stopped
+
+    def finish(self) -> tuple[float, float, int | None]:
+        """Wait for /init's report and the power-off: (init, poweroff, peak RSS)."""
+        match = self.vm.wait_for(REPORT_RE, self.target.timeout)
+        init = self.vm.elapsed_at(match.start())
+        rss = _peak_rss_kb(self.vm.pid)
+        end = self.vm.wait_exit(self.target.timeout)
+        if end is not VmEnd.POWERED_OFF or init is None or self.vm.duration is None:
+            raise ProbeError(f"the guest did not power off cleanly ({end.value})")
+        return init, self.vm.duration, rss
+
+
+def probe_timing(target: BootTarget, firmware: str) -> BootTiming:
+    """A plain boot with only the breakpoints: the phase boundaries."""
+    workdir = Path(tempfile.mkdtemp(prefix="minibios-bench-"))
+    try:
+        with _ProbedBoot(target, firmware, [], workdir) as boot:
+            released, setup, kernel = boot.release_and_stop_at_kernel()
+            init, poweroff, rss = boot.finish()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return BootTiming(released, setup, kernel, init, poweroff, rss)
+
+
+def probe_counts(target: BootTarget, firmware: str) -> BootCounts:
+    """An instruction-counted, traced boot: what happened from reset to kernel entry."""
+    workdir = Path(tempfile.mkdtemp(prefix="minibios-bench-"))
+    trace = workdir / "trace.log"
+    extra = [
+        "-icount", f"shift=0,sleep=off,rr=record,rrfile={workdir / 'replay.bin'}",
+        "-D", str(trace),
+        "-msg", "timestamp=on",
+        "-chardev", "null,id=minibios-milestones",
+        "-device", f"isa-debugcon,iobase={MILESTONE_PORT:#x},chardev=minibios-milestones",
+    ]  # fmt: skip
+    for event in TRACE_EVENTS:
+        extra += ["-trace", event]
+    instructions: list[int] = []
+    try:
+        with _ProbedBoot(target, firmware, extra, workdir) as boot:
+
+            def read_icount() -> None:
+                instructions.append(int(boot.vm.qmp.cmd("query-replay")["icount"]))
+
+            boot.release_and_stop_at_kernel(read_icount)
+            boot.finish()
+            start, end = boot.wall_released, boot.wall_kernel
+        with trace.open(errors="replace") as f:
+            events = list(parse_events(f))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    window = [ev for ev in events if start <= ev.time <= end]
+    milestones = tuple((value, when - start) for when, value in port_writes(window, MILESTONE_PORT))
+    return BootCounts(
+        count_window(window, start, end), instructions[0] if instructions else None, milestones
+    )

@@ -1,0 +1,134 @@
+"""The benchmark: trace-log counting, phase arithmetic, table, plot, JSON, a real run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from vm_support import minibios_cli
+
+from minibios.bench import (
+    PHASES,
+    STACKED,
+    BenchPlan,
+    FirmwareResult,
+    phases_of,
+    to_json,
+)
+from minibios.bench_plot import render_svg
+from minibios.bench_table import render
+from minibios.boot_probe import BootCounts, BootTarget, BootTiming, probe_counts
+from minibios.trace_log import AccessCounts, count_window, parse_events, port_writes
+
+TRACE = Path(__file__).parent / "data" / "trace-minibios-q35.log"
+
+
+def test_recorded_trace_gives_the_firmware_counts_and_milestones() -> None:
+    events = list(parse_events(TRACE.read_text().splitlines()))
+    milestones = port_writes(events, 0xF4)
+    assert [value for _, value in milestones] == [1, 2, 3]
+    start, end = milestones[0][0], milestones[-1][0]
+    # Counted independently with grep/awk over the same lines (3-124).
+    assert count_window(events, start, end) == AccessCounts(port_io=50, mmio=53, fw_cfg_selects=19)
+    # QEMU's own accesses (cpu -1) and those after kernel entry are not the firmware's.
+    everything = count_window(events, 0, float("inf"))
+    assert everything.total > 50 + 53
+    assert everything.fw_cfg_selects == 20
+
+
+def test_garbage_lines_are_skipped() -> None:
+    lines = ["", "qemu-system-x86_64: warning: x", "123@1.5:fw_cfg_select", "1@2.000001:x y"]
+    assert [e.event for e in parse_events(lines)] == ["x"]
+
+
+def timing(scale: float = 1.0, setup: bool = True) -> BootTiming:
+    return BootTiming(
+        firmware_entry=0.050 * scale,
+        setup_entry=0.060 * scale if setup else None,
+        kernel_entry=0.064 * scale,
+        init=2.0 * scale,
+        poweroff=2.014 * scale,
+        peak_rss_kb=200_000,
+    )
+
+
+def test_phases_add_up_to_the_total() -> None:
+    p = phases_of(timing())
+    assert sum(p[k] for k in STACKED) == pytest.approx(p["total"])
+    assert p["setup"] == pytest.approx(0.004)
+    assert phases_of(timing(setup=False))["setup"] is None
+
+
+def results() -> list[FirmwareResult]:
+    counts = BootCounts(AccessCounts(150, 0, 19), 113_000, ((1, 0.0002), (3, 0.011)))
+    fast = FirmwareResult("minibios", [timing(1.0), timing(1.1), timing(0.9)], [counts, counts])
+    slow = FirmwareResult("seabios", [timing(2.0, setup=False)] * 3, [])
+    return [fast, slow]
+
+
+def plan() -> BenchPlan:
+    target = BootTarget(kernel=Path("/k"), initrd=None, append="console=ttyS0")
+    return BenchPlan(target, ("minibios", "seabios"), runs=3)
+
+
+def test_table_shows_medians_ratios_and_counts() -> None:
+    text = render(plan(), results())
+    assert "14.0 [12.6-15.4]" in text  # firmware phase of minibios: median [min-max]
+    assert "ratio of medians to seabios" in text
+    firmware_ratio = next(
+        line
+        for line in text.splitlines()[text.splitlines().index("ratio of medians to seabios") :]
+        if line.startswith(PHASES[1][1])
+    )
+    assert firmware_ratio.split()[-2:] == ["0.50", "1.00"]
+    assert "113000" in text and "1@0.2 3@11.0" in text
+
+
+def test_json_keeps_every_run() -> None:
+    data = json.loads(json.dumps(to_json(plan(), results())))
+    assert len(data["firmwares"]["minibios"]["timings"]) == 3
+    assert data["firmwares"]["minibios"]["counts_identical"] is True
+    assert data["firmwares"]["seabios"]["timings"][0]["phases"]["setup"] is None
+    assert set(data["method"]) >= {"firmware", "counts"}
+
+
+def test_plot_is_svg_with_a_bar_per_firmware() -> None:
+    svg = render_svg(results(), "test")
+    assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
+    assert svg.count("<rect") == 2 * len(STACKED) + len(STACKED)  # bars + legend
+
+
+@pytest.mark.boot
+def test_counts_are_deterministic(boot_images) -> None:
+    target = BootTarget(
+        kernel=boot_images.kernel.vmlinuz, initrd=boot_images.plain_initrd, append="console=ttyS0"
+    )
+    first, second = probe_counts(target, "minibios"), probe_counts(target, "minibios")
+    # Milestone times are wall-clock and vary; what was counted may not.
+    assert (first.accesses, first.instructions) == (second.accesses, second.instructions)
+    assert first.instructions and first.accesses.port_io > 0
+    assert [value for value, _ in first.milestones] == [1, 2, 3]
+
+
+@pytest.mark.boot
+def test_bench_command_writes_json_and_plot(tmp_path: Path, boot_images) -> None:
+    out_json, out_svg = tmp_path / "bench.json", tmp_path / "bench.svg"
+    result = subprocess.run(
+        [
+            *minibios_cli(),
+            *("bench", "--runs", "1", "--count-runs", "1", "--firmware", "minibios,qboot"),
+            *("--initrd", str(boot_images.plain_initrd), "--json", str(out_json)),
+            *("--plot", str(out_svg)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ratio of medians to qboot" in result.stdout
+    data = json.loads(out_json.read_text())
+    assert set(data["firmwares"]) == {"minibios", "qboot"}
+    assert out_svg.read_text().startswith("<svg")
+    assert "[4/4]" in result.stderr  # the progress display
