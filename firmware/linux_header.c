@@ -2,8 +2,11 @@
  * The boot protocol's rules, kept free of I/O so the host tests can feed
  * them arbitrary headers.
  */
+#include "e820.h"
+#include "io.h"
 #include "layout.h"
 #include "linux.h"
+#include "string.h"
 
 const char *linux_check_setup(const void *setup, const struct linux_image *img)
 {
@@ -30,8 +33,9 @@ const char *linux_check_setup(const void *setup, const struct linux_image *img)
 	return NULL;
 }
 
-const char *linux_place_initrd(const struct setup_header *hdr, struct linux_image *img,
-			       u64 low_ram_end)
+/* The initrd at the top of [kernel end, min(initrd_addr_max + 1, low RAM end)). */
+static const char *place_at(const struct setup_header *hdr, struct linux_image *img,
+			    u64 low_ram_end)
 {
 	u64 kernel_end = (u64)img->kernel_addr + MAX(img->kernel_size, hdr->init_size);
 	u64 top = MIN((u64)hdr->initrd_addr_max + 1, low_ram_end);
@@ -47,6 +51,31 @@ const char *linux_place_initrd(const struct setup_header *hdr, struct linux_imag
 	return NULL;
 }
 
+const char *linux_place(const struct setup_header *hdr, struct linux_image *img,
+			u64 low_ram_end)
+{
+	u64 pref = hdr->pref_address;
+
+	/* A relocatable kernel names the address it runs best at (protocol 2.10). */
+	if (hdr->version >= 0x020a && hdr->relocatable_kernel && pref >= LINUX_DEFAULT_LOAD &&
+	    pref < 4 * GiB && !(pref & (hdr->kernel_alignment - 1))) {
+		img->kernel_addr = (u32)pref;
+		if (!place_at(hdr, img, low_ram_end))
+			return NULL;
+	}
+	img->kernel_addr = LINUX_DEFAULT_LOAD;
+	return place_at(hdr, img, low_ram_end);
+}
+
+enum linux_protocol linux_pick_protocol(const struct setup_header *hdr, unsigned wanted)
+{
+	bool has64 = hdr->version >= 0x020c && (hdr->xloadflags & XLF_KERNEL_64);
+
+	if (wanted == LINUX_BOOT_16 || wanted == LINUX_BOOT_32)
+		return wanted;
+	return has64 ? LINUX_BOOT_64 : LINUX_BOOT_32;
+}
+
 void linux_patch_header(struct setup_header *hdr, const struct linux_image *img, u32 cmdline_addr)
 {
 	hdr->type_of_loader = LOADER_TYPE_UNDEFINED;
@@ -56,4 +85,56 @@ void linux_patch_header(struct setup_header *hdr, const struct linux_image *img,
 	hdr->cmd_line_ptr = cmdline_addr;
 	hdr->ramdisk_image = img->initrd_addr;
 	hdr->ramdisk_size = img->initrd_size;
+}
+
+struct setup_data {
+	u64 next;
+	u32 type;
+	u32 len;
+} __packed;
+
+#define SETUP_DATA_MAX_CHAIN 64 /* QEMU adds one or two; this only stops a loop */
+
+void linux_relocate_setup_data(struct setup_header *hdr, u64 from, u64 to, u32 size)
+{
+	/* Each link is a packed u64: the header's setup_data, then every entry's next. */
+	u8 *link = (u8 *)hdr + __builtin_offsetof(struct setup_header, setup_data);
+
+	for (unsigned i = 0; i < SETUP_DATA_MAX_CHAIN; i++) {
+		u64 addr;
+
+		memcpy(&addr, link, 8);
+		if (!addr || addr < from || addr - from >= size)
+			return; /* the end, or not in the kernel image: it did not move */
+		addr += to - from;
+		memcpy(link, &addr, 8);
+		link = (u8 *)phys_ptr(addr) + __builtin_offsetof(struct setup_data, next);
+	}
+}
+
+void linux_fill_boot_params(u8 *bp, const void *setup, const struct linux_image *img,
+			    const struct e820_map *map, u32 cmdline_addr, u64 rsdp)
+{
+	const u8 *s = setup;
+	/* The header runs to 0x202 plus the jump offset in its first bytes. */
+	u32 hdr_end = 0x202 + s[0x201];
+	struct setup_header *hdr = (void *)(bp + SETUP_HEADER_OFFSET);
+	u32 count = MIN(map->count, (u32)E820_MAX);
+	u64 ext_kb = 0;
+
+	if (hdr_end > img->setup_size)
+		hdr_end = img->setup_size;
+	if (hdr_end > BP_E820_TABLE)
+		hdr_end = BP_E820_TABLE;
+	memcpy(bp + SETUP_HEADER_OFFSET, s + SETUP_HEADER_OFFSET, hdr_end - SETUP_HEADER_OFFSET);
+	linux_patch_header(hdr, img, cmdline_addr);
+	if (hdr->version >= 0x020e)
+		memcpy(bp + BP_ACPI_RSDP_ADDR, &rsdp, 8);
+	bp[BP_E820_ENTRIES] = (u8)count;
+	memcpy(bp + BP_E820_TABLE, map->entry, count * sizeof(map->entry[0]));
+	for (u32 i = 0; i < count; i++)
+		if (map->entry[i].type == E820_RAM && map->entry[i].addr <= 1 * MiB &&
+		    map->entry[i].addr + map->entry[i].size > 1 * MiB)
+			ext_kb = (map->entry[i].addr + map->entry[i].size - 1 * MiB) >> 10;
+	*(u32 *)(bp + BP_ALT_MEM_K) = (u32)MIN(ext_kb, 0xffffffffull);
 }

@@ -1,6 +1,5 @@
 /* The boot flow, one step per file. */
 #include "acpi.h"
-#include "bios.h"
 #include "e820.h"
 #include "fw_cfg.h"
 #include "linux.h"
@@ -27,6 +26,5 @@ void firmware_main(void)
 	smbios_setup();
 	mptable_setup(rsdp);
 	high_zone_commit();
-	bios_init();
-	linux_boot();
+	linux_boot(rsdp);
 }

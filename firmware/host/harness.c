@@ -132,6 +132,23 @@ void enter_real_mode(u16 seg, u16 sp, u16 cs)
 	__builtin_unreachable();
 }
 
+void enter_linux32(u32 entry, u32 boot_params)
+{
+	(void)entry;
+	(void)boot_params;
+	harness_power_off();
+	__builtin_unreachable();
+}
+
+void enter_linux64(u32 entry, u32 boot_params, u32 pml4)
+{
+	(void)entry;
+	(void)boot_params;
+	(void)pml4;
+	harness_power_off();
+	__builtin_unreachable();
+}
+
 /* Stand-ins for the real-mode handlers: only their addresses are taken. */
 const char int_default[1], int10_handler[1], int11_handler[1], int12_handler[1],
 	int15_handler[1], int16_handler[1];

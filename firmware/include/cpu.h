@@ -9,6 +9,10 @@
 #define SEL_DATA16 0x20 /* 16-bit data, 64 KiB limits as real mode expects */
 
 #define CR0_PE (1 << 0)
+#define CR0_PG (1 << 31)
+#define CR4_PAE (1 << 5)
+#define MSR_EFER 0xc0000080
+#define EFER_LME (1 << 8)
 #define CR0_NW (1 << 29)
 #define CR0_CD (1 << 30)
 

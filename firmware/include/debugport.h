@@ -11,7 +11,7 @@
 #define DEBUG_PORT 0xf4
 #define MILESTONE_FIRMWARE_START 1 /* written by the reset code itself */
 #define MILESTONE_LOAD_KERNEL 2     /* fw_cfg transfer of the kernel starts */
-#define MILESTONE_KERNEL_16BIT 3    /* jump into the real-mode setup code */
+#define MILESTONE_KERNEL_ENTRY 3    /* jump into the kernel (any Linux entry) */
 
 #ifndef __ASSEMBLER__
 #include "io.h"

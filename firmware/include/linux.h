@@ -13,6 +13,25 @@
 #define LOADER_TYPE_UNDEFINED 0xff
 #define SETUP_MAX_SIZE 0x8000 /* real-mode code; heap and stack follow */
 #define SETUP_HEAP_END 0xfe00 /* heap_end_ptr: the 64 KiB segment less 512 bytes */
+#define XLF_KERNEL_64 (1 << 0)  /* xloadflags: a 64-bit entry at load address + 0x200 */
+#define LINUX_DEFAULT_LOAD 0x100000
+#define LINUX_ENTRY64_OFFSET 0x200
+
+enum linux_protocol {
+	LINUX_BOOT_16 = 16, /* real-mode setup code, on the BIOS services */
+	LINUX_BOOT_32 = 32, /* protected mode at the load address, boot_params in ESI */
+	LINUX_BOOT_64 = 64, /* long mode at load address + 0x200, identity paging */
+};
+
+/* boot_params ("zero page") offsets the firmware fills for the 32/64-bit entries. */
+#define BP_ACPI_RSDP_ADDR 0x070
+#define BP_EXT_RAMDISK_IMAGE 0x0c0
+#define BP_EXT_RAMDISK_SIZE 0x0c4
+#define BP_EXT_CMD_LINE_PTR 0x0c8
+#define BP_ALT_MEM_K 0x1e0
+#define BP_E820_ENTRIES 0x1e8
+#define BP_E820_TABLE 0x2d0
+#define BOOT_PARAMS_SIZE 4096
 
 struct setup_header {
 	u8 setup_sects;
@@ -63,25 +82,44 @@ _Static_assert(__builtin_offsetof(struct setup_header, init_size) == 0x260 - 0x1
 /* What QEMU hands over through fw_cfg, and where the firmware puts it. */
 struct linux_image {
 	u32 setup_size;
-	u32 kernel_addr;
+	u32 kernel_addr;  /* chosen by linux_place */
 	u32 kernel_size;
 	u32 cmdline_size; /* including the terminating NUL */
 	u32 initrd_size;
 	u32 initrd_addr;  /* chosen by linux_place */
+	u32 qemu_kernel_addr; /* where QEMU expected it: its setup_data points there */
 };
+
+struct e820_map;
 
 /* Check a loaded setup block; NULL if bootable, else why not. Pure. */
 const char *linux_check_setup(const void *setup, const struct linux_image *img);
 /*
- * Place the initrd below initrd_addr_max and the end of low RAM, above the
- * kernel's init_size; NULL on success, else why it cannot be placed. Pure.
+ * Choose where the kernel goes (pref_address for a relocatable kernel when
+ * that leaves room, else 1 MiB) and put the initrd at the top of what lies
+ * below initrd_addr_max and the end of low RAM, above the kernel's
+ * init_size. NULL on success, else why it cannot be done. Pure.
  */
-const char *linux_place_initrd(const struct setup_header *hdr, struct linux_image *img,
-			       u64 low_ram_end);
+const char *linux_place(const struct setup_header *hdr, struct linux_image *img,
+			u64 low_ram_end);
+/* The entry the header allows that is asked for, or the fastest one. Pure. */
+enum linux_protocol linux_pick_protocol(const struct setup_header *hdr, unsigned wanted);
+/*
+ * The kernel moved from `from` to `to`: shift the pointers of QEMU's
+ * setup_data chain that pointed into its old place (the chain lives at the
+ * end of the kernel image).
+ */
+void linux_relocate_setup_data(struct setup_header *hdr, u64 from, u64 to, u32 size);
+/* Fill a zeroed 4 KiB zero page for the 32/64-bit entries. Pure. */
+void linux_fill_boot_params(u8 *bp, const void *setup, const struct linux_image *img,
+			    const struct e820_map *map, u32 cmdline_addr, u64 rsdp);
 /* Fill in the header fields a boot loader owns. Pure. */
 void linux_patch_header(struct setup_header *hdr, const struct linux_image *img, u32 cmdline_addr);
 
 /* Load the -kernel/-initrd/-append QEMU was given and enter the kernel. */
-__noreturn void linux_boot(void);
+__noreturn void linux_boot(u64 rsdp);
+/* In entry.S: the 32-bit and 64-bit protocol entries. */
+__noreturn void enter_linux32(u32 entry, u32 boot_params);
+__noreturn void enter_linux64(u32 entry, u32 boot_params, u32 pml4);
 
 #endif

@@ -36,6 +36,7 @@ class LinuxImage(ctypes.Structure):
             "cmdline_size",
             "initrd_size",
             "initrd_addr",
+            "qemu_kernel_addr",
         )
     ]
 
@@ -130,7 +131,7 @@ def load(path: Path) -> HostFirmware:
         ),
         "e820_ram_end": (ctypes.c_uint64, [ctypes.POINTER(E820Map), ctypes.c_uint64]),
         "linux_check_setup": (ctypes.c_char_p, [ctypes.c_char_p, ctypes.POINTER(LinuxImage)]),
-        "linux_place_initrd": (
+        "linux_place": (
             ctypes.c_char_p,
             [ctypes.c_char_p, ctypes.POINTER(LinuxImage), ctypes.c_uint64],
         ),
@@ -138,6 +139,25 @@ def load(path: Path) -> HostFirmware:
             None,
             [ctypes.c_char_p, ctypes.POINTER(LinuxImage), ctypes.c_uint32],
         ),
+        "linux_pick_protocol": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_uint]),
+        "linux_relocate_setup_data": (
+            None,
+            [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint32],
+        ),
+        "linux_fill_boot_params": (
+            None,
+            [
+                ctypes.c_void_p,
+                ctypes.c_char_p,
+                ctypes.POINTER(LinuxImage),
+                ctypes.POINTER(E820Map),
+                ctypes.c_uint32,
+                ctypes.c_uint64,
+            ],
+        ),
+        "identity_map_4g": (ctypes.c_uint32, [ctypes.c_uint32]),
+        "harness_set_ram": (None, [ctypes.c_void_p, ctypes.c_uint64]),
+        "harness_stray_accesses": (ctypes.c_uint32, []),
         "bios_memory_from": (BiosMemory, [ctypes.c_uint64]),
         "table_loader_run": (
             None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ctypes
 import struct
 
-from fwhost import HostFirmware, LinuxImage
+from fwhost import E820Entry, E820Map, HostFirmware, LinuxImage
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -23,6 +23,10 @@ def setup_block(
     initrd_addr_max: int = 0x7FFFFFFF,
     cmdline_size: int = 2047,
     init_size: int = 40 * MiB,
+    xloadflags: int = 0x7F,
+    relocatable: int = 1,
+    pref_address: int = 16 * MiB,
+    kernel_alignment: int = 2 * MiB,
 ) -> bytearray:
     size = ((setup_sects or 4) + 1) * 512
     b = bytearray(max(size, 0x270))
@@ -34,6 +38,11 @@ def setup_block(
     struct.pack_into("<I", b, 0x22C, initrd_addr_max)
     struct.pack_into("<I", b, 0x238, cmdline_size)
     struct.pack_into("<I", b, 0x260, init_size)
+    struct.pack_into("<H", b, 0x236, xloadflags)
+    b[0x234] = relocatable
+    struct.pack_into("<Q", b, 0x258, pref_address)
+    struct.pack_into("<I", b, 0x230, kernel_alignment)
+    b[0x201] = 0x6A  # the jump over the header: it ends at 0x202 + 0x6a = 0x26c
     return b
 
 
@@ -96,10 +105,11 @@ def test_initrd_placement(
 ) -> None:
     b = setup_block(initrd_addr_max=initrd_addr_max, init_size=init_size)
     img = image(b, kernel_size=kernel_size, initrd_size=min(initrd_size, 2**32 - 1))
-    why = fw.lib.linux_place_initrd(bytes(b[HDR:]), ctypes.byref(img), ram_end)
-    kernel_end = MiB + max(kernel_size, init_size)
+    why = fw.lib.linux_place(bytes(b[HDR:]), ctypes.byref(img), ram_end)
     if why:
         return
+    assert img.kernel_addr in (MiB, 16 * MiB)
+    kernel_end = img.kernel_addr + max(kernel_size, init_size)
     assert kernel_end <= ram_end
     if img.initrd_size:
         start, end = img.initrd_addr, img.initrd_addr + img.initrd_size
@@ -113,15 +123,85 @@ def test_initrd_placement(
 def test_a_20_mib_initrd_fits_in_512_mib(fw: HostFirmware) -> None:
     b = setup_block()
     img = image(b, initrd_size=20 * MiB)
-    assert fw.lib.linux_place_initrd(bytes(b[HDR:]), ctypes.byref(img), 512 * MiB) is None
+    assert fw.lib.linux_place(bytes(b[HDR:]), ctypes.byref(img), 512 * MiB) is None
     assert img.initrd_addr == (512 - 20) * MiB
+    assert img.kernel_addr == 16 * MiB  # pref_address of a relocatable kernel
 
 
 def test_an_initrd_larger_than_ram_is_refused(fw: HostFirmware) -> None:
     b = setup_block()
     img = image(b, initrd_size=600 * MiB)
-    why = fw.lib.linux_place_initrd(bytes(b[HDR:]), ctypes.byref(img), 512 * MiB)
+    why = fw.lib.linux_place(bytes(b[HDR:]), ctypes.byref(img), 512 * MiB)
     assert why == b"initrd does not fit in RAM between the kernel and its address limit"
+
+
+def test_kernel_goes_to_1_mib_when_pref_address_leaves_no_room(fw: HostFirmware) -> None:
+    b = setup_block()
+    img = image(b, initrd_size=470 * MiB)  # fits only if the kernel starts at 1 MiB
+    assert fw.lib.linux_place(bytes(b[HDR:]), ctypes.byref(img), 512 * MiB) is None
+    assert img.kernel_addr == MiB
+    for bad in (setup_block(relocatable=0), setup_block(pref_address=16 * MiB + 4096)):
+        img = image(bad)
+        assert fw.lib.linux_place(bytes(bad[HDR:]), ctypes.byref(img), 512 * MiB) is None
+        assert img.kernel_addr == MiB
+
+
+def test_protocol_choice(fw: HostFirmware) -> None:
+    with64, without = setup_block(), setup_block(xloadflags=0)
+    pick = fw.lib.linux_pick_protocol
+    assert pick(bytes(with64[HDR:]), 0) == 64
+    assert pick(bytes(without[HDR:]), 0) == 32
+    assert pick(bytes(without[HDR:]), 64) == 32
+    assert pick(bytes(with64[HDR:]), 16) == 16
+    assert pick(bytes(with64[HDR:]), 32) == 32
+
+
+def test_setup_data_chain_follows_the_kernel(fw: HostFirmware, guest_ram) -> None:
+    # Two entries at the end of a kernel that moved from 0x10000 to 0x40000.
+    old, new, size = 0x10000, 0x40000, 0x2000
+    first, second = old + 0x1000, old + 0x1800
+    struct.pack_into("<QII", guest_ram, first - old + new, second, 1, 8)
+    struct.pack_into("<QII", guest_ram, second - old + new, 0, 8, 8)
+    b = setup_block()
+    struct.pack_into("<Q", b, 0x250, first)
+    hdr = ctypes.create_string_buffer(bytes(b[HDR:]), len(b) - HDR)
+    fw.lib.linux_relocate_setup_data(hdr, old, new, size)
+    assert struct.unpack_from("<Q", hdr.raw, 0x250 - HDR)[0] == first - old + new
+    assert struct.unpack_from("<Q", guest_ram, first - old + new)[0] == second - old + new
+    assert struct.unpack_from("<Q", guest_ram, second - old + new)[0] == 0
+    assert fw.lib.harness_stray_accesses() == 0
+
+
+def test_setup_data_outside_the_kernel_stays(fw: HostFirmware, guest_ram) -> None:
+    b = setup_block()
+    struct.pack_into("<Q", b, 0x250, 0x90000)
+    hdr = ctypes.create_string_buffer(bytes(b[HDR:]), len(b) - HDR)
+    fw.lib.linux_relocate_setup_data(hdr, 0x10000, 0x40000, 0x2000)
+    assert struct.unpack_from("<Q", hdr.raw, 0x250 - HDR)[0] == 0x90000
+
+
+def test_boot_params(fw: HostFirmware) -> None:
+    b = setup_block(version=0x020F)
+    img = image(b, initrd_size=8 * MiB)
+    img.kernel_addr, img.initrd_addr = 16 * MiB, 500 * MiB
+    m = E820Map()
+    for i, (start, end, kind) in enumerate(
+        [(0, 0xA0000, 1), (0xF0000, MiB, 2), (MiB, 510 * MiB, 1), (510 * MiB, 512 * MiB, 2)]
+    ):
+        m.entry[i] = E820Entry(start, end - start, kind)
+    m.count = 4
+    bp = ctypes.create_string_buffer(4096)
+    fw.lib.linux_fill_boot_params(bp, bytes(b), ctypes.byref(img), ctypes.byref(m), 0x20000, 0xF5A0)
+    raw = bp.raw
+    assert struct.unpack_from("<Q", raw, 0x070)[0] == 0xF5A0
+    assert raw[0x1E8] == 4
+    assert struct.unpack_from("<QQI", raw, 0x2D0 + 2 * 20) == (MiB, 509 * MiB, 1)
+    assert struct.unpack_from("<I", raw, 0x1E0)[0] == 509 * 1024  # alt_mem_k
+    assert raw[0x202:0x206] == b"HdrS"
+    assert struct.unpack_from("<II", raw, 0x218) == (500 * MiB, 8 * MiB)
+    assert struct.unpack_from("<I", raw, 0x228)[0] == 0x20000
+    assert struct.unpack_from("<I", raw, 0x214)[0] == 16 * MiB
+    assert raw[0x26C:0x2D0] == bytes(0x2D0 - 0x26C)  # nothing past the header
 
 
 def test_header_patch(fw: HostFirmware) -> None:

@@ -1,0 +1,26 @@
+"""The identity map for the 64-bit entry (firmware/paging.c)."""
+
+from __future__ import annotations
+
+import struct
+
+from fwhost import HostFirmware
+
+BASE = 0x9000
+
+
+def entry(ram, table: int, index: int) -> int:
+    return struct.unpack_from("<Q", ram, table + 8 * index)[0]
+
+
+def test_first_4_gib_map_to_themselves(fw: HostFirmware, guest_ram) -> None:
+    assert fw.lib.identity_map_4g(BASE) == BASE
+    pml4 = BASE
+    pdpt = entry(guest_ram, pml4, 0) & ~0xFFF
+    assert entry(guest_ram, pml4, 0) & 3 == 3 and entry(guest_ram, pml4, 1) == 0
+    for address in (0, 0x100000, 0x1000000, 0x7FE0_0000, 0xFEE0_0000, 0xFFFF_FFFF):
+        pd = entry(guest_ram, pdpt, address >> 30) & ~0xFFF
+        pde = entry(guest_ram, pd, (address >> 21) & 511)
+        assert pde & 0x83 == 0x83  # present, writable, 2 MiB page
+        assert pde & ~0x1FFFFF == address & ~0x1FFFFF
+    assert fw.lib.harness_stray_accesses() == 0
