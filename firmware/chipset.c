@@ -71,19 +71,13 @@ void platform_init(void)
 	platform.chipset = chipset;
 }
 
-static void pic_init(void)
+/*
+ * Only the trigger modes: SCI and PCI interrupts are level-triggered. The
+ * 8259s themselves are left as reset leaves them: the firmware never takes
+ * an interrupt, and the kernel programs (and first masks) them itself.
+ */
+static void elcr_init(void)
 {
-	/* ICW1-4: edge, cascade, vectors 0x08 and 0x70 as a BIOS has them; all masked. */
-	outb(0x20, 0x11);
-	outb(0xa0, 0x11);
-	outb(0x21, 0x08);
-	outb(0xa1, 0x70);
-	outb(0x21, 1 << 2);
-	outb(0xa1, 2);
-	outb(0x21, 0x01);
-	outb(0xa1, 0x01);
-	outb(0x21, 0xff & ~(1 << 2));
-	outb(0xa1, 0xff);
 	outb(ELCR1, 0);
 	outb(ELCR2, ELCR2_LEVEL);
 }
@@ -118,7 +112,7 @@ void chipset_init(void)
 		q35_init();
 		break;
 	case CHIPSET_NONE:
-		return; /* microvm: no ELCR, and its PIC (if any) is the kernel's */
+		return; /* microvm: no ELCR */
 	}
-	pic_init();
+	elcr_init();
 }

@@ -12,6 +12,7 @@
 
 #define PORT_SELECTOR 0x510
 #define PORT_DATA 0x511
+#define PORT_DMA_HIGH 0x514
 #define PORT_DMA_LOW 0x518
 
 #define FW_CFG_ID_DMA (1 << 1)
@@ -84,15 +85,17 @@ void fw_cfg_write_at(u16 key, u32 offset, const void *buf, u32 len)
 
 void fw_cfg_init(void)
 {
+	/* The DMA register reads "QEMU CFG" where it exists: one access tells,
+	 * where the port path would take five to read the ID. */
+	u32 dma_signature = inl(PORT_DMA_HIGH);
 	char sig[4];
 
-	/* Port I/O first: DMA is only known to exist once the ID says so. */
-	outw(PORT_SELECTOR, FW_CFG_SIGNATURE);
-	for (unsigned i = 0; i < sizeof(sig); i++)
-		sig[i] = (char)inb(PORT_DATA);
+	use_dma = !memcmp(&dma_signature, "QEMU", 4);
+	fw_cfg_read(FW_CFG_SIGNATURE, sig, sizeof(sig));
 	if (memcmp(sig, "QEMU", 4))
 		fatal("no QEMU fw_cfg device at port 0x510");
-	use_dma = fw_cfg_read32(FW_CFG_ID) & FW_CFG_ID_DMA;
+	if (use_dma && !(fw_cfg_read32(FW_CFG_ID) & FW_CFG_ID_DMA))
+		use_dma = false; /* a register that looks right on a device that says no */
 }
 
 const struct fw_cfg_file *fw_cfg_dir_find(const struct fw_cfg_dir *dir, const char *name)

@@ -91,6 +91,7 @@ void linux_boot(u64 rsdp)
 	milestone(MILESTONE_KERNEL_ENTRY);
 	if (protocol == LINUX_BOOT_32)
 		enter_linux32(img.kernel_addr, ZERO_PAGE_ADDR);
+	/* Kernel, initrd, zero page, command line and tables all lie in low RAM. */
 	enter_linux64(img.kernel_addr + LINUX_ENTRY64_OFFSET, ZERO_PAGE_ADDR,
-		      identity_map_4g(PAGE_TABLES_ADDR));
+		      identity_map(PAGE_TABLES_ADDR, e820_ram_end(&e820, 1 * MiB)));
 }

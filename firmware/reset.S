@@ -34,9 +34,12 @@ start32:
 
 /*
  * void shadow_fseg(u32 cf8_addr, u32 data_port): turn 0xf0000-0xfffff into
- * RAM through the PAM register at cf8_addr/data_port and copy the ROM into
- * it. Called at its high alias (0xffffxxxx): the low copy is not there while
- * this runs. Position-independent, no data.
+ * RAM through the PAM register at cf8_addr/data_port, copy the ROM's code
+ * and data into it and clear its .bss; the rest of the segment is not
+ * needed (a reset enters through the always-ROM alias at 0xfffffff0).
+ * Called at its high alias (0xffffxxxx): the low copy is not there while
+ * this runs. Position-independent, no data. 16 bytes a turn, no rep: TCG
+ * runs rep movs an iteration at a time.
  */
 	.globl shadow_fseg
 shadow_fseg:
@@ -50,8 +53,26 @@ shadow_fseg:
 	outb %al, %dx
 	movl $ROM_HIGH_ALIAS, %esi
 	movl $ROM_BASE, %edi
-	movl $ROM_SIZE / 4, %ecx
-	rep movsl
+1:	movl (%esi), %eax
+	movl 4(%esi), %ecx
+	movl 8(%esi), %edx
+	movl %eax, (%edi)
+	movl 12(%esi), %eax
+	movl %ecx, 4(%edi)
+	movl %edx, 8(%edi)
+	movl %eax, 12(%edi)
+	addl $16, %esi
+	addl $16, %edi
+	cmpl $_shadow_data_end, %edi
+	jb 1b
+	xorl %eax, %eax
+2:	movl %eax, (%edi)
+	movl %eax, 4(%edi)
+	movl %eax, 8(%edi)
+	movl %eax, 12(%edi)
+	addl $16, %edi
+	cmpl $_shadow_bss_end, %edi
+	jb 2b
 	popl %edi
 	popl %esi
 	ret

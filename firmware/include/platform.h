@@ -21,7 +21,7 @@ extern struct platform platform;
 
 /* Identify the chipset and shadow the ROM into writable RAM. */
 void platform_init(void);
-/* Power management, MMCONFIG, interrupt routing and the PICs. */
+/* Power management, MMCONFIG, interrupt routing and trigger modes. */
 void chipset_init(void);
 
 #endif

@@ -22,13 +22,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from minibios.errors import MinibiosError
 from minibios.gdb_remote import GdbRemote
 from minibios.machine import Machine, VmEnd
 from minibios.report import REPORT_RE
 from minibios.trace_log import TRACE_EVENTS, AccessCounts, count_window, parse_events, port_writes
 
 SETUP_ENTRY = 0x10200  # 16-bit protocol: setup code at 0x1020:0000 (QEMU puts it at 0x10000)
-KERNEL_ENTRIES = (0x100000, 0x100200)  # startup_32, startup_64 of a kernel loaded at 1 MiB
+# startup_32 and startup_64 of a kernel loaded at 1 MiB (QEMU's option ROMs, qboot) or at
+# 16 MiB (minibios honours pref_address). The first one hit is the entry: the kernel's own
+# later jumps come after it.
+KERNEL_ENTRIES = (0x100000, 0x100200, 0x1000000, 0x1000200)
 MILESTONE_PORT = 0xF4
 RIP_HEX = slice(16 * 16, 17 * 16)  # 'g' reply: 16 64-bit GPRs, then rip (x86-64 layout)
 _VMHWM_RE = re.compile(r"^VmHWM:\s+(\d+) kB", re.MULTILINE)
@@ -72,6 +76,20 @@ class ProbeError(RuntimeError):
     """The boot did not go through its phases."""
 
 
+class FirmwareSpecError(MinibiosError):
+    """A --firmware entry of the benchmark that names no firmware."""
+
+
+def split_firmware_spec(spec: str) -> tuple[str, int | None]:
+    """ "minibios:32" -> ("minibios", 32): a firmware and, for minibios, its Linux entry."""
+    name, sep, protocol = spec.partition(":")
+    if not sep:
+        return name, None
+    if name != "minibios" or protocol not in ("16", "32", "64"):
+        raise FirmwareSpecError(f"bad firmware {spec!r}: only minibios takes :16, :32 or :64")
+    return name, int(protocol)
+
+
 def _peak_rss_kb(pid: int | None) -> int | None:
     try:
         status = Path(f"/proc/{pid}/status").read_text()
@@ -92,13 +110,15 @@ class _ProbedBoot:
 
     def __init__(self, target: BootTarget, firmware: str, extra: list[str], workdir: Path):
         self.gdb = GdbRemote(workdir / "gdb.sock", timeout=target.timeout)
+        name, protocol = split_firmware_spec(firmware)
         self.vm = Machine(
             kernel=target.kernel,
             initrd=target.initrd,
             append=target.append,
             machine=target.machine,
             memory=target.memory,
-            firmware=firmware,
+            firmware=name,
+            boot_protocol=protocol,
             accel="tcg",
             extra_args=["-S", "-gdb", f"unix:{self.gdb.path},server=on,wait=off", *extra],
             microvm_acpi=target.microvm_acpi,

@@ -12,14 +12,14 @@ from minibios.assets import cache_dir, find_busybox, find_kernel
 from minibios.bench import BenchPlan, run_bench, stderr_progress, write_json
 from minibios.bench_plot import render_svg
 from minibios.bench_table import render
-from minibios.boot_probe import BootTarget
+from minibios.boot_probe import BootTarget, split_firmware_spec
 from minibios.demo import DemoSettings, demo_config
 from minibios.errors import MinibiosError
 from minibios.firmware import resolve_firmware
 from minibios.initramfs import InitramfsSpec, build_initramfs
 from minibios.machine import QemuStartError, VmEnd
 from minibios.preflight import RunRequest, preflight
-from minibios.qemu_config import DEFAULT_QEMU, QemuConfig
+from minibios.qemu_config import BOOT_PROTOCOLS, DEFAULT_QEMU, QemuConfig
 from minibios.report_format import format_report, format_timing
 from minibios.session import BootOutcome, boot
 
@@ -50,6 +50,13 @@ def _add_vm_options(parser: argparse.ArgumentParser, default_timeout: float) -> 
     parser.add_argument("--accel", default="auto", help="auto, kvm or tcg (default auto)")
     parser.add_argument(
         "--microvm-acpi", action="store_true", help="microvm only: let QEMU build ACPI tables"
+    )
+    parser.add_argument(
+        "--protocol",
+        type=int,
+        choices=BOOT_PROTOCOLS,
+        help="minibios only: enter Linux through its 16-bit setup code or straight in 32/64-bit "
+        "mode (default: 64-bit when the kernel has it)",
     )
     parser.add_argument(
         "--timeout",
@@ -89,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--firmware",
         default="minibios,seabios,qboot",
-        help="comma-separated: minibios, seabios, qboot or ROM files",
+        help="comma-separated: minibios, seabios, qboot or ROM files; minibios:16, "
+        "minibios:32, minibios:64 pick its way into Linux",
     )
     bench.add_argument("--json", type=Path, help="write every raw run here")
     bench.add_argument("--plot", type=Path, help="write a timeline plot (.svg)")
@@ -146,6 +154,7 @@ def _cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
         accel=args.accel,
         qemu=args.qemu,
         microvm_acpi=args.microvm_acpi,
+        boot_protocol=args.protocol,
         extra_args=tuple(extra),
     )
     config = preflight(request)
@@ -160,6 +169,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         firmware=args.firmware,
         accel=args.accel,
         microvm_acpi=args.microvm_acpi,
+        boot_protocol=args.protocol,
     )
     config = demo_config(settings)
     print(
@@ -177,8 +187,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.plot is not None and args.plot.suffix != ".svg":
         raise UsageError("--plot writes SVG: give a file ending in .svg")
     firmwares = tuple(f.strip() for f in args.firmware.split(",") if f.strip())
-    for name in firmwares:
-        resolve_firmware(name, args.machine)  # a clear error before any boot
+    for spec in firmwares:
+        # A clear error before any boot.
+        resolve_firmware(split_firmware_spec(spec)[0], args.machine)
     cache = cache_dir()
     kernel = Path(args.kernel) if args.kernel else find_kernel(cache).vmlinuz
     initrd = (
@@ -193,7 +204,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             append=args.append,
             machine=args.machine,
             memory=args.memory,
-            firmware=firmwares[0],
+            firmware=split_firmware_spec(firmwares[0])[0],
         )
     )
     plan = BenchPlan(

@@ -20,6 +20,7 @@ class DemoSettings:
     firmware: str = "minibios"
     accel: str = "auto"
     microvm_acpi: bool = False
+    boot_protocol: int | None = None
 
 
 def demo_config(settings: DemoSettings) -> QemuConfig:
@@ -37,5 +38,6 @@ def demo_config(settings: DemoSettings) -> QemuConfig:
         firmware=settings.firmware,
         accel=settings.accel,
         microvm_acpi=settings.microvm_acpi,
+        boot_protocol=settings.boot_protocol,
     )
     return preflight(request)

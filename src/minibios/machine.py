@@ -127,6 +127,7 @@ class Machine:
         *,
         qemu: str = DEFAULT_QEMU,
         microvm_acpi: bool = False,
+        boot_protocol: int | None = None,
         on_output: OutputCallback | None = None,
         start_timeout: float = 30.0,
         stop_grace: float = 3.0,
@@ -143,6 +144,7 @@ class Machine:
             append=append,
             microvm_acpi=microvm_acpi,
             microvm_option_roms=fw.needs_option_roms if fw else True,
+            boot_protocol=boot_protocol,
             qemu=qemu,
             extra_args=tuple(extra_args),
         )

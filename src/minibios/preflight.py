@@ -39,6 +39,7 @@ class RunRequest:
     accel: str = "auto"
     qemu: str = DEFAULT_QEMU
     microvm_acpi: bool = False
+    boot_protocol: int | None = None
     extra_args: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -93,6 +94,10 @@ def preflight(request: RunRequest) -> QemuConfig:
     if initrd_path is not None:
         check_initrd_fits(kernel, initrd_path.stat().st_size, memory)
     firmware = resolve_firmware(request.firmware, request.machine)
+    if request.boot_protocol is not None and request.firmware != "minibios":
+        raise PreflightError(
+            "--protocol chooses minibios's way into Linux: use --firmware minibios"
+        )
     return QemuConfig(
         machine=request.machine,
         cpus=request.cpus,
@@ -104,6 +109,7 @@ def preflight(request: RunRequest) -> QemuConfig:
         append=request.append,
         microvm_acpi=request.microvm_acpi,
         microvm_option_roms=firmware.needs_option_roms,
+        boot_protocol=request.boot_protocol,
         qemu=qemu,
         extra_args=request.extra_args,
     )

@@ -7,6 +7,9 @@ from minibios.errors import MinibiosError
 from minibios.sizes import MIB
 
 MACHINE_TYPES = ("pc", "q35", "microvm")
+BOOT_PROTOCOLS = (16, 32, 64)
+# minibios reads the Linux entry to use from this fw_cfg file.
+BOOT_PROTOCOL_FILE = "opt/minibios/boot-protocol"
 ACCELERATORS = ("tcg", "kvm")
 DEFAULT_QEMU = "qemu-system-x86_64"
 
@@ -29,6 +32,7 @@ class QemuConfig:
     append: str | None = None
     microvm_acpi: bool = False
     microvm_option_roms: bool = False
+    boot_protocol: int | None = None  # minibios only: 16, 32 or 64; None = its default
     qemu: str = DEFAULT_QEMU
     extra_args: tuple[str, ...] = ()
 
@@ -40,6 +44,8 @@ class QemuConfig:
             raise QemuConfigError(f"unknown accelerator {self.accel!r} (tcg or kvm)")
         if self.cpus < 1:
             raise QemuConfigError(f"need at least one CPU, not {self.cpus}")
+        if self.boot_protocol is not None and self.boot_protocol not in BOOT_PROTOCOLS:
+            raise QemuConfigError(f"boot protocol must be 16, 32 or 64, not {self.boot_protocol}")
         if self.memory <= 0 or self.memory % MIB:
             raise QemuConfigError(f"memory must be a positive whole number of MiB: {self.memory}")
 
@@ -83,4 +89,6 @@ class QemuConfig:
             args += ["-initrd", str(self.initrd)]
         if self.append is not None:
             args += ["-append", self.append]
+        if self.boot_protocol is not None:
+            args += ["-fw_cfg", f"name={BOOT_PROTOCOL_FILE},string={self.boot_protocol}"]
         return args + list(self.extra_args)

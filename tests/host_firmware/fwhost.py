@@ -155,7 +155,7 @@ def load(path: Path) -> HostFirmware:
                 ctypes.c_uint64,
             ],
         ),
-        "identity_map_4g": (ctypes.c_uint32, [ctypes.c_uint32]),
+        "identity_map": (ctypes.c_uint32, [ctypes.c_uint32, ctypes.c_uint64]),
         "harness_set_ram": (None, [ctypes.c_void_p, ctypes.c_uint64]),
         "harness_stray_accesses": (ctypes.c_uint32, []),
         "bios_memory_from": (BiosMemory, [ctypes.c_uint64]),

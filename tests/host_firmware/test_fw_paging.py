@@ -14,7 +14,7 @@ def entry(ram, table: int, index: int) -> int:
 
 
 def test_first_4_gib_map_to_themselves(fw: HostFirmware, guest_ram) -> None:
-    assert fw.lib.identity_map_4g(BASE) == BASE
+    assert fw.lib.identity_map(BASE, 3 << 30 | 1) == BASE
     pml4 = BASE
     pdpt = entry(guest_ram, pml4, 0) & ~0xFFF
     assert entry(guest_ram, pml4, 0) & 3 == 3 and entry(guest_ram, pml4, 1) == 0
@@ -24,3 +24,12 @@ def test_first_4_gib_map_to_themselves(fw: HostFirmware, guest_ram) -> None:
         assert pde & 0x83 == 0x83  # present, writable, 2 MiB page
         assert pde & ~0x1FFFFF == address & ~0x1FFFFF
     assert fw.lib.harness_stray_accesses() == 0
+
+
+def test_only_what_is_asked_for_is_mapped(fw: HostFirmware, guest_ram) -> None:
+    fw.lib.identity_map(BASE, 512 << 20)
+    pdpt = entry(guest_ram, BASE, 0) & ~0xFFF
+    assert entry(guest_ram, pdpt, 0) & 1
+    assert [entry(guest_ram, pdpt, i) for i in (1, 2, 3)] == [0, 0, 0]
+    pd = entry(guest_ram, pdpt, 0) & ~0xFFF
+    assert entry(guest_ram, pd, 511) == (511 << 21) | 0x83

@@ -1,0 +1,79 @@
+"""minibios's three ways into Linux boot the same guest on every machine."""
+
+from __future__ import annotations
+
+import pytest
+from kernel_fakes import make_bzimage
+from vm_support import BOOT_APPEND, BOOT_TIMEOUT, BootImages, qemu_pids
+
+from minibios.boot_probe import FirmwareSpecError, split_firmware_spec
+from minibios.machine import Machine, VmEnd
+from minibios.preflight import PreflightError, RunRequest, preflight
+from minibios.qemu_config import QemuConfig, QemuConfigError
+from minibios.report import REPORT_RE, GuestReport, parse_report_json
+
+# See test_firmware_raw.py: microvm's TSC calibration under TCG needs this hint.
+MICROVM_APPEND = "tsc_early_khz=2000000"
+
+
+def boot(machine: str, protocol: int, images: BootImages, marker: str) -> GuestReport:
+    append = f"{BOOT_APPEND} {MICROVM_APPEND}" if machine == "microvm" else BOOT_APPEND
+    with Machine(
+        kernel=images.kernel.vmlinuz,
+        initrd=images.payload_initrd,
+        append=append,
+        machine=machine,
+        cpus=2,
+        memory="512M",
+        firmware="minibios",
+        microvm_acpi=machine == "microvm",
+        boot_protocol=protocol,
+        extra_args=["-name", marker],
+    ) as vm:
+        match = vm.wait_for(REPORT_RE, BOOT_TIMEOUT)
+        assert vm.wait_exit(BOOT_TIMEOUT) is VmEnd.POWERED_OFF
+    assert not qemu_pids(marker)
+    return parse_report_json(match.group(1))
+
+
+@pytest.mark.boot
+@pytest.mark.parametrize("machine", ["pc", "q35", "microvm"])
+def test_32_and_64_bit_entries_match_the_16_bit_one(
+    machine: str, boot_images: BootImages, marker: str
+) -> None:
+    reports = {p: boot(machine, p, boot_images, f"{marker}-{p}") for p in (16, 32, 64)}
+    base = reports[16]
+    assert base.payload_sha256 == boot_images.payload_sha256
+    assert base.cpus == 2
+    for protocol in (32, 64):
+        r = reports[protocol]
+        assert r.cmdline == base.cmdline
+        assert r.cpus == base.cpus
+        assert r.memmap == base.memmap, f"{protocol}-bit entry saw another memory map"
+        assert r.memtotal_kb == pytest.approx(base.memtotal_kb, rel=0.002)
+        assert r.acpi_tables == base.acpi_tables
+        assert r.payload_sha256 == base.payload_sha256
+        assert r.dmi == base.dmi
+
+
+def test_protocol_goes_to_minibios_through_fw_cfg(tmp_path) -> None:
+    argv = QemuConfig(boot_protocol=32).argv(tmp_path / "qmp")
+    assert argv[argv.index("-fw_cfg") + 1] == "name=opt/minibios/boot-protocol,string=32"
+    assert "-fw_cfg" not in QemuConfig().argv(tmp_path / "qmp")
+    with pytest.raises(QemuConfigError):
+        QemuConfig(boot_protocol=48)
+
+
+def test_protocol_is_refused_for_other_firmware(tmp_path) -> None:
+    kernel = tmp_path / "bzImage"
+    kernel.write_bytes(make_bzimage())
+    with pytest.raises(PreflightError, match="use --firmware minibios"):
+        preflight(RunRequest(kernel=str(kernel), firmware="seabios", boot_protocol=32))
+
+
+def test_bench_firmware_specs() -> None:
+    assert split_firmware_spec("minibios:16") == ("minibios", 16)
+    assert split_firmware_spec("qboot") == ("qboot", None)
+    for bad in ("qboot:32", "minibios:48", "minibios:"):
+        with pytest.raises(FirmwareSpecError):
+            split_firmware_spec(bad)
