@@ -95,3 +95,25 @@ def test_modules_load_in_order(firmware: str, boot_images: BootImages, marker: s
         console = vm.console
     assert "minibios-init: insmod" not in console, console
     assert not qemu_pids(marker)
+
+
+@pytest.mark.parametrize("machine", ["pc", "q35"])
+def test_pic_mode_kernel_gets_timer_ticks(
+    machine: str, firmware: str, boot_images: BootImages, marker: str
+) -> None:
+    # acpi=off and a kernel without MP-table support: Linux sees no APIC and
+    # drives the 8259 alone, whose output reaches the CPU only through LINT0
+    # in virtual-wire mode. Without it no tick ever arrives and boot stalls.
+    with Machine(
+        kernel=boot_images.kernel.vmlinuz,
+        initrd=boot_images.plain_initrd,
+        append=f"{BOOT_APPEND} acpi=off",
+        machine=machine,
+        cpus=2,
+        firmware=firmware,
+        extra_args=["-name", marker],
+    ) as vm:
+        report = parse_report_json(vm.wait_for(REPORT_RE, BOOT_TIMEOUT).group(1))
+        assert vm.wait_exit(BOOT_TIMEOUT) in (VmEnd.POWERED_OFF,)
+    assert report.cpus == 1  # the cloud kernel cannot read the MP table
+    assert report.acpi_tables == ()
