@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from vm_support import PAYLOAD_SEED, PAYLOAD_SIZE, BootImages
 
-from minibios.assets import KernelAssets, cache_dir, find_busybox, find_kernel
+from minibios.assets import AssetError, KernelAssets, cache_dir, find_busybox, find_kernel
 from minibios.initramfs import InitramfsSpec, build_initramfs
 
 # The one switch for every boot test: "minibios" (firmware/build/minibios.rom),
@@ -27,6 +27,15 @@ def firmware() -> str:
 @pytest.fixture(scope="session")
 def kernel_assets() -> KernelAssets:
     return find_kernel()
+
+
+@pytest.fixture(scope="session")
+def generic_kernel() -> KernelAssets:
+    """Debian's generic kernel: unlike the cloud one it reads MP tables (acpi=off)."""
+    try:
+        return find_kernel(flavour="generic")
+    except AssetError as exc:
+        pytest.skip(f"the generic kernel is not in the cache ({exc})")
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from vm_support import BOOT_APPEND, BootImages
+from vm_support import BOOT_APPEND, MICROVM_APPEND, BootImages
 
 from minibios.report import parse_report
 from minibios.rom import rom_path
@@ -36,18 +36,11 @@ def raw_qemu(machine: str, *args: str, timeout: float = 90) -> subprocess.Comple
     )
 
 
-# microvm with ACPI has neither HPET nor a PM timer: the kernel calibrates the
-# TSC against the PIT, which under TCG on a busy host fails now and then and
-# leaves it waiting for a timer (SeaBIOS boots hang the same way). Telling
-# it the TSC rate skips that calibration.
-MICROVM_ACPI_APPEND = "tsc_early_khz=2000000"
-
-
 @pytest.mark.parametrize("machine", ["pc", "q35", "microvm"])
 def test_boots_from_a_plain_command_line(machine: str, boot_images: BootImages) -> None:
     append = f"{BOOT_APPEND} raw={machine}"
     if machine == "microvm":
-        append += f" {MICROVM_ACPI_APPEND}"
+        append += f" {MICROVM_APPEND}"
     result = raw_qemu(
         machine,
         "-kernel",

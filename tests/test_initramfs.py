@@ -8,13 +8,15 @@ import pytest
 
 from minibios.assets import find_busybox
 from minibios.cpio import read_cpio
-from minibios.init_script import render_init
+from minibios.init_script import HOLD_FLAG, render_init
 from minibios.initramfs import (
     InitramfsError,
     InitramfsSpec,
     build_initramfs,
     cache_key,
     find_module,
+    find_modules,
+    module_depends,
     write_initramfs,
 )
 
@@ -114,3 +116,50 @@ def test_find_module(tmp_path: Path) -> None:
     assert find_module(tmp_path, "virtio_mmio") == target
     with pytest.raises(InitramfsError):
         find_module(tmp_path, "nope")
+
+
+def fake_module(root: Path, name: str, depends: str, compress: bool = False) -> Path:
+    """A module file whose .modinfo strings carry `depends` (as modpost writes them)."""
+    modinfo = f"license=GPL\0depends={depends}\0retpoline=Y\0name={name}\0".encode()
+    data = b"\x7fELF\0\0" + modinfo + b"\0trailer"
+    path = root / "kernel" / "drivers" / (f"{name}.ko.xz" if compress else f"{name}.ko")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(lzma.compress(data, format=lzma.FORMAT_XZ) if compress else data)
+    return path
+
+
+def test_module_depends(tmp_path: Path) -> None:
+    assert module_depends(fake_module(tmp_path, "nd_pmem", "libnvdimm,nd_btt")) == (
+        "libnvdimm",
+        "nd_btt",
+    )
+    assert module_depends(fake_module(tmp_path, "libnvdimm", "", compress=True)) == ()
+
+
+def test_find_modules_puts_dependencies_first(tmp_path: Path) -> None:
+    # The cloud kernel's NVDIMM stack (checked with modinfo -F depends).
+    fake_module(tmp_path, "libnvdimm", "")
+    fake_module(tmp_path, "nd_btt", "libnvdimm", compress=True)
+    fake_module(tmp_path, "nd_pmem", "libnvdimm,nd_btt")
+    fake_module(tmp_path, "nfit", "libnvdimm")
+    names = [p.name for p in find_modules(tmp_path, ("nfit", "nd_pmem"))]
+    assert names == ["libnvdimm.ko", "nfit.ko", "nd_btt.ko.xz", "nd_pmem.ko"]
+    # Asking for a dependency too does not load it twice.
+    assert len(find_modules(tmp_path, ("libnvdimm", "nd_pmem", "nd_btt"))) == 3
+
+
+def test_find_modules_errors(tmp_path: Path) -> None:
+    fake_module(tmp_path, "a", "b")
+    fake_module(tmp_path, "b", "a")
+    fake_module(tmp_path, "c", "missing")
+    with pytest.raises(InitramfsError, match="cycle: a -> b -> a"):
+        find_modules(tmp_path, ("a",))
+    with pytest.raises(InitramfsError, match="missing not found"):
+        find_modules(tmp_path, ("c",))
+
+
+def test_render_init_fills_placeholders() -> None:
+    text = render_init([])
+    hold = text.index(HOLD_FLAG)
+    assert hold < text.index("poweroff -f")
+    assert "@" not in text.replace("$@", ""), "a placeholder was left unreplaced"

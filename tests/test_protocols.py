@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import pytest
 from kernel_fakes import make_bzimage
-from vm_support import BOOT_APPEND, BOOT_TIMEOUT, BootImages, qemu_pids
+from vm_support import BOOT_APPEND, BOOT_TIMEOUT, MICROVM_APPEND, BootImages, qemu_pids
 
 from minibios.boot_probe import FirmwareSpecError, split_firmware_spec
 from minibios.machine import Machine, VmEnd
 from minibios.preflight import PreflightError, RunRequest, preflight
 from minibios.qemu_config import QemuConfig, QemuConfigError
 from minibios.report import REPORT_RE, GuestReport, parse_report_json
-
-# See test_firmware_raw.py: microvm's TSC calibration under TCG needs this hint.
-MICROVM_APPEND = "tsc_early_khz=2000000"
 
 
 def boot(machine: str, protocol: int, images: BootImages, marker: str) -> GuestReport:

@@ -6,11 +6,17 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 from minibios.elf import ElfError, parse_elf
 from minibios.errors import MinibiosError
 
 SETUP_HINT = "run ./scripts/setup to install it"
+# Debian kernel flavours scripts/setup unpacks: the suffix after the ABI number in
+# the version ("6.1.0-56-cloud-amd64"), which is also the metapackage's name
+# ("linux-image-cloud-amd64"). The generic kernel reads MP tables (X86_MPPARSE).
+KERNEL_FLAVOURS: Mapping[str, str] = MappingProxyType({"cloud": "cloud-amd64", "generic": "amd64"})
+_KERNEL_VERSION = re.compile(r"\d+(?:\.\d+)+-\d+-(?P<suffix>[a-z0-9-]+)")
 
 
 class AssetError(MinibiosError):
@@ -19,7 +25,7 @@ class AssetError(MinibiosError):
 
 @dataclass(frozen=True)
 class KernelAssets:
-    """A Debian cloud kernel unpacked by scripts/setup."""
+    """A Debian kernel (cloud or generic) unpacked by scripts/setup."""
 
     version: str
     vmlinuz: Path
@@ -41,17 +47,32 @@ def _version_key(version: str) -> list[int | str]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", version)]
 
 
-def find_kernel(cache: Path | None = None) -> KernelAssets:
-    """The newest cloud kernel under <cache>/kernels/<version>/ (the unpacked .deb)."""
+def kernel_flavour(version: str) -> str | None:
+    """The KERNEL_FLAVOURS key of a Debian kernel version, None for other flavours."""
+    match = _KERNEL_VERSION.fullmatch(version)
+    if match is None:
+        return None
+    for flavour, suffix in KERNEL_FLAVOURS.items():
+        if match["suffix"] == suffix:
+            return flavour
+    return None
+
+
+def find_kernel(cache: Path | None = None, flavour: str = "cloud") -> KernelAssets:
+    """The newest kernel of `flavour` under <cache>/kernels/<version>/ (the unpacked .deb)."""
+    if flavour not in KERNEL_FLAVOURS:
+        choices = ", ".join(KERNEL_FLAVOURS)
+        raise AssetError(f"unknown kernel flavour {flavour!r} (choose from {choices})")
     root = (cache or cache_dir()) / "kernels"
     found = []
     if root.is_dir():
         for version_dir in root.iterdir():
             vmlinuz = version_dir / "boot" / f"vmlinuz-{version_dir.name}"
-            if vmlinuz.is_file():
+            if vmlinuz.is_file() and kernel_flavour(version_dir.name) == flavour:
                 found.append(version_dir.name)
     if not found:
-        raise AssetError(f"no Debian cloud kernel under {root}: {SETUP_HINT}")
+        package = f"linux-image-{KERNEL_FLAVOURS[flavour]}"
+        raise AssetError(f"no Debian {flavour} kernel ({package}) under {root}: {SETUP_HINT}")
     version = max(found, key=_version_key)
     base = root / version
     return KernelAssets(

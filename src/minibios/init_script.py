@@ -4,6 +4,11 @@ import re
 
 REPORT_PREFIX = "MINIBIOS-REPORT "
 MODULE_DIR = "lib/modules"
+# On the kernel command line: /init sleeps after the report instead of powering
+# off, so the host can look at the running guest (e.g. read its memory via QMP).
+HOLD_FLAG = "minibios.hold=1"
+# Bytes of the SMBIOS entry point the report carries (hex); enough for both anchors.
+SMBIOS_ENTRY_BYTES = 16
 _SAFE_MODULE = re.compile(r"[A-Za-z0-9_.-]+\.ko")
 
 # Builtins (read, globs, ${var//}) keep forks down: every exec is slow under TCG.
@@ -64,10 +69,26 @@ while [ -d "/sys/firmware/memmap/$i" ]; do
 	i=$((i + 1))
 done
 
+# Names as the kernel shows them: a signature that occurs more than once gets
+# a number (SSDT1, SSDT2); the host strips it when it compares signatures.
 acpi=
 for f in /sys/firmware/acpi/tables/*; do
 	[ -f "$f" ] || continue
 	acpi="${acpi:+$acpi,}\"$(esc "${f##*/}")\""
+done
+
+# The host decodes the anchor and version from these bytes.
+smbios=null
+f=/sys/firmware/dmi/tables/smbios_entry_point
+if [ -f $f ]; then
+	hex=$(od -An -tx1 -N@SMBIOS_BYTES@ $f)
+	smbios="\"${hex// /}\""
+fi
+
+blocks=
+for f in /sys/block/*; do
+	[ -e "$f" ] || continue
+	blocks="${blocks:+$blocks,}\"$(esc "${f##*/}")\""
 done
 
 dmi=
@@ -87,10 +108,14 @@ if [ -f /payload ]; then
 fi
 
 fmt='%s{"cpus":%s,"nproc_cpuinfo":%s,"memtotal_kb":%s,"cmdline":"%s",'
-fmt=$fmt'"memmap":[%s],"acpi_tables":[%s],"dmi":{%s},"payload_sha256":%s}\n'
+fmt=$fmt'"memmap":[%s],"acpi_tables":[%s],"smbios_entry_point":%s,"dmi":{%s},'
+fmt=$fmt'"block_devices":[%s],"payload_sha256":%s}\n'
 printf "$fmt" "@PREFIX@" "$cpus" "$nproc" "$memtotal" "$(esc "$cmdline")" \
-	"$memmap" "$acpi" "$dmi" "$sha"
+	"$memmap" "$acpi" "$smbios" "$dmi" "$blocks" "$sha"
 
+case " $cmdline " in
+*" @HOLD@ "*) while :; do sleep 3600; done ;;
+esac
 poweroff -f
 echo "minibios-init: poweroff failed"
 while :; do sleep 3600; done
@@ -111,4 +136,13 @@ def render_init(modules: list[str]) -> str:
         for m in modules
     ]
     body = "\n".join(lines) if lines else "# (no kernel modules to load)"
-    return _TEMPLATE.replace("@MODULES@", body).replace("@PREFIX@", REPORT_PREFIX)
+    substitutions = {
+        "@MODULES@": body,
+        "@PREFIX@": REPORT_PREFIX,
+        "@SMBIOS_BYTES@": str(SMBIOS_ENTRY_BYTES),
+        "@HOLD@": HOLD_FLAG,
+    }
+    text = _TEMPLATE
+    for placeholder, value in substitutions.items():
+        text = text.replace(placeholder, value)
+    return text

@@ -18,6 +18,10 @@ LAYOUT_VERSION = "2"
 DIRECTORIES = ("bin", "dev", "etc", "lib", MODULE_DIR, "proc", "root", "run", "sbin", "sys")
 DIRECTORIES += ("tmp", "usr", "usr/bin", "usr/sbin")
 _CHUNK = 1 << 20
+_MODULE_SUFFIXES = (".ko", ".ko.xz", ".ko.gz")
+# What a guest needs to show an ACPI NVDIMM as /dev/pmem0; find_modules() adds
+# their dependencies (libnvdimm, nd_btt) in front.
+NVDIMM_MODULES = ("nfit", "nd_pmem")
 
 
 class InitramfsError(MinibiosError):
@@ -156,8 +160,42 @@ def build_initramfs(spec: InitramfsSpec, cache: Path) -> Path:
 
 def find_module(modules_dir: Path, name: str) -> Path:
     """Locate module `name` (e.g. "virtio_mmio") in an unpacked kernel's module tree."""
-    for suffix in (".ko", ".ko.xz", ".ko.gz"):
+    for suffix in _MODULE_SUFFIXES:
         matches = sorted(modules_dir.glob(f"kernel/**/{name}{suffix}"))
         if matches:
             return matches[0]
     raise InitramfsError(f"kernel module {name} not found under {modules_dir}")
+
+
+def module_depends(path: Path) -> tuple[str, ...]:
+    """The modules `path` needs loaded first: its modinfo "depends=" entry.
+
+    The .modinfo section is a run of NUL-terminated "key=value" strings, so
+    the entry is found without parsing the ELF sections.
+    """
+    for entry in _module_bytes(path).split(b"\0"):
+        if entry.startswith(b"depends="):
+            value = entry.removeprefix(b"depends=").decode("ascii", errors="replace")
+            return tuple(name for name in value.split(",") if name)
+    return ()
+
+
+def find_modules(modules_dir: Path, names: tuple[str, ...]) -> tuple[Path, ...]:
+    """`names` and everything they depend on, in an order insmod can load them."""
+    ordered: list[Path] = []
+    placed: set[str] = set()
+
+    def visit(name: str, chain: tuple[str, ...]) -> None:
+        if name in placed:
+            return
+        if name in chain:
+            raise InitramfsError(f"kernel module dependency cycle: {' -> '.join((*chain, name))}")
+        path = find_module(modules_dir, name)
+        for dependency in module_depends(path):
+            visit(dependency, (*chain, name))
+        placed.add(name)
+        ordered.append(path)
+
+    for name in names:
+        visit(name, ())
+    return tuple(ordered)

@@ -10,6 +10,7 @@ from minibios.init_script import REPORT_PREFIX
 
 # The trailing newline is required: a line still arriving can end in "}" too.
 REPORT_RE = re.compile(rf"^{re.escape(REPORT_PREFIX)}(\{{.*\}})[ \t]*\n", re.MULTILINE)
+ACPI_SIGNATURE_LEN = 4
 
 
 class ReportError(MinibiosError):
@@ -39,6 +40,21 @@ class GuestReport:
     acpi_tables: tuple[str, ...]
     dmi: dict[str, str] = field(default_factory=dict)
     payload_sha256: str | None = None
+    # The first bytes of /sys/firmware/dmi/tables/smbios_entry_point (None: no SMBIOS).
+    smbios_entry_point: bytes | None = None
+    block_devices: tuple[str, ...] = ()
+
+    @property
+    def smbios_entry(self) -> str | None:
+        """The SMBIOS version the entry point announces ("2.8", "3.0"), if any."""
+        if self.smbios_entry_point is None:
+            return None
+        return smbios_entry_version(self.smbios_entry_point)
+
+    @property
+    def acpi_signatures(self) -> tuple[str, ...]:
+        """The ACPI table signatures, one per table, sorted (SSDT1, SSDT2 -> SSDT, SSDT)."""
+        return tuple(sorted(acpi_signature(name) for name in self.acpi_tables))
 
     def ram_bytes(self, start_at: int = 0) -> int:
         """Bytes of "System RAM" in the memory map at or above `start_at`."""
@@ -47,6 +63,29 @@ class GuestReport:
             if entry.type == "System RAM" and entry.end >= start_at:
                 total += entry.end - max(entry.start, start_at) + 1
         return total
+
+
+def acpi_signature(name: str) -> str:
+    """The signature of a /sys/firmware/acpi/tables entry: "SSDT2" -> "SSDT".
+
+    The kernel appends an instance number when a signature occurs more than
+    once; signatures are four characters and may end in a digit ("DBG2").
+    """
+    head, tail = name[:ACPI_SIGNATURE_LEN], name[ACPI_SIGNATURE_LEN:]
+    return head if tail.isdigit() else name
+
+
+def smbios_entry_version(entry: bytes) -> str | None:
+    """The "major.minor" an SMBIOS entry point announces, None if it is neither kind.
+
+    The 2.1 (32-bit) entry point "_SM_" keeps the version in bytes 6 and 7,
+    the 3.0 (64-bit) one "_SM3_" in bytes 7 and 8.
+    """
+    if entry.startswith(b"_SM3_") and len(entry) >= 9:
+        return f"{entry[7]}.{entry[8]}"
+    if entry.startswith(b"_SM_") and len(entry) >= 8:
+        return f"{entry[6]}.{entry[7]}"
+    return None
 
 
 def _int(value: Any, what: str) -> int:
@@ -80,6 +119,7 @@ def parse_report_json(payload: str) -> GuestReport:
             for e in data["memmap"]
         )
         sha = data["payload_sha256"]
+        smbios = data["smbios_entry_point"]
         return GuestReport(
             cpus=_int(data["cpus"], "cpus"),
             nproc_cpuinfo=_int(data["nproc_cpuinfo"], "nproc_cpuinfo"),
@@ -91,6 +131,8 @@ def parse_report_json(payload: str) -> GuestReport:
             acpi_tables=tuple(str(name) for name in data["acpi_tables"]),
             dmi={str(k): str(v) for k, v in dict(data["dmi"]).items()},
             payload_sha256=None if sha is None else str(sha),
+            smbios_entry_point=None if smbios is None else bytes.fromhex(str(smbios)),
+            block_devices=tuple(str(name) for name in data["block_devices"]),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ReportError(f"report is missing or mangles a field: {exc!r}") from None

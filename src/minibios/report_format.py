@@ -29,6 +29,11 @@ def format_report(report: GuestReport) -> str:
     else:
         lines.append(f"{label('memory map')}(none in /sys/firmware/memmap)")
     lines.append(f"{label('ACPI tables')}{' '.join(report.acpi_tables) or '(none)'}")
+    if report.smbios_entry_point is None:
+        smbios = "(none)"
+    else:
+        smbios = report.smbios_entry or f"unknown ({report.smbios_entry_point[:5]!r})"
+    lines.append(f"{label('SMBIOS entry')}{smbios}")
     dmi_keys = [k for k in DMI_FIRST if report.dmi.get(k)]
     dmi_keys += sorted(k for k, v in report.dmi.items() if v and k not in DMI_FIRST)
     if dmi_keys:
@@ -37,6 +42,7 @@ def format_report(report: GuestReport) -> str:
             lines.append(f"{head}{key}: {report.dmi[key]}")
     else:
         lines.append(f"{label('DMI')}(none)")
+    lines.append(f"{label('block devices')}{' '.join(report.block_devices) or '(none)'}")
     lines.append(f"{label('payload sha256')}{report.payload_sha256 or '(no payload)'}")
     return "\n".join(lines)
 
