@@ -72,7 +72,7 @@ class BootCounts:
     milestones: tuple[tuple[int, float], ...]  # (value, seconds after reset release)
 
 
-class ProbeError(RuntimeError):
+class ProbeError(MinibiosError):
     """The boot did not go through its phases."""
 
 

@@ -60,6 +60,8 @@ class GdbRemote:
                 self._pending = self._sock.recv(4096)
             except TimeoutError:
                 raise GdbRemoteError("the gdb stub went quiet") from None
+            except OSError as exc:
+                raise GdbRemoteError(f"lost the gdb stub: {exc.strerror}") from None
             if not self._pending:
                 raise GdbRemoteError("the gdb stub closed the connection")
         byte, self._pending = self._pending[:1], self._pending[1:]
@@ -70,10 +72,18 @@ class GdbRemote:
         assert self._sock is not None, "connect() first"
         raw = payload.encode()
         packet = b"$" + raw + b"#" + _checksum(raw)
-        self._sock.sendall(packet)
+        self._write(packet)
         while (ack := self._read_byte()) != b"+":
             if ack == b"-":
-                self._sock.sendall(packet)
+                self._write(packet)
+
+    def _write(self, data: bytes) -> None:
+        assert self._sock is not None
+        try:
+            self._sock.sendall(data)
+        except OSError as exc:
+            # QEMU gone: the VM ended (or died) before the stop we wait for.
+            raise GdbRemoteError(f"lost the gdb stub: {exc.strerror}") from None
 
     def receive(self) -> str:
         """The next packet from the stub (acknowledged)."""
@@ -85,8 +95,7 @@ class GdbRemote:
         received = self._read_byte() + self._read_byte()
         if received != _checksum(payload):
             raise GdbRemoteError(f"bad checksum on packet {payload!r}")
-        assert self._sock is not None
-        self._sock.sendall(b"+")
+        self._write(b"+")
         return payload.decode(errors="replace")
 
     def request(self, payload: str) -> str:
