@@ -71,11 +71,7 @@ void platform_init(void)
 	platform.chipset = chipset;
 }
 
-/*
- * Only the trigger modes: SCI and PCI interrupts are level-triggered. The
- * 8259s themselves are left as reset leaves them: the firmware never takes
- * an interrupt, and the kernel programs (and first masks) them itself.
- */
+/* SCI and PCI interrupts are level-triggered (interrupts.c masks the 8259s). */
 static void elcr_init(void)
 {
 	outb(ELCR1, 0);

@@ -2,7 +2,7 @@
 #include "acpi.h"
 #include "e820.h"
 #include "fw_cfg.h"
-#include "lapic.h"
+#include "interrupts.h"
 #include "linux.h"
 #include "mptable.h"
 #include "pci.h"
@@ -21,7 +21,7 @@ void firmware_main(void)
 	/* QEMU builds its ACPI tables when they are first read: the chipset
 	 * and PCI state they describe must be final by then. */
 	chipset_init();
-	lapic_virtual_wire();
+	interrupts_init();
 	pci_setup();
 	e820_init();
 	rsdp = acpi_setup();
