@@ -269,3 +269,28 @@ def test_vmgenid_write_pointer(
     # The hold flag does not change the tables; the reference powers off.
     vm = replace(held_vm(VMGENID_GUID), append=BOOT_APPEND)
     assert_same_acpi(report, boot(vm, REFERENCE_FIRMWARE, kernel, initrd, marker))
+
+
+@pytest.fixture(scope="module")
+def virtio_blk_initrd(kernel_assets: KernelAssets) -> Path:
+    modules = find_modules(kernel_assets.modules_dir, ("virtio_mmio", "virtio_blk"))
+    return build_initramfs(InitramfsSpec(busybox=find_busybox(), modules=modules), cache_dir())
+
+
+def test_microvm_virtio_mmio_devices_come_from_the_dsdt(
+    firmware: str, kernel_assets: KernelAssets, virtio_blk_initrd: Path, tmp_path: Path, marker: str
+) -> None:
+    # The cloud kernel cannot take virtio-mmio devices from its command line: with
+    # acpi=on the DSDT our ROM installed is the only way it can find the disk.
+    disk = tmp_path / "disk.img"
+    with open(disk, "wb") as handle:
+        handle.truncate(8 * MIB)
+    vm = Vm(
+        "microvm",
+        extra_args=(
+            "-drive", f"id=d0,if=none,format=raw,file={disk}",
+            "-device", "virtio-blk-device,drive=d0",
+        ),
+    )  # fmt: skip
+    report = boot(vm, firmware, kernel_assets.vmlinuz, virtio_blk_initrd, marker)
+    assert "vda" in report.block_devices, f"block devices: {report.block_devices}"
