@@ -20,6 +20,17 @@ enter_linux32:
 	xorl %ebx, %ebx
 	jmp *%eax
 
+	/* void enter_pvh(u32 entry, u32 start_info): the PVH ABI wants EBX */
+	.globl enter_pvh
+enter_pvh:
+	cli
+	movl 4(%esp), %eax
+	movl 8(%esp), %ebx
+	xorl %esi, %esi
+	xorl %edi, %edi
+	xorl %ebp, %ebp
+	jmp *%eax
+
 	/* void enter_linux64(u32 entry, u32 boot_params, u32 pml4) */
 	.globl enter_linux64
 enter_linux64:

@@ -15,6 +15,7 @@
 #include "layout.h"
 #include "linux.h"
 #include "paging.h"
+#include "pvh.h"
 #include "string.h"
 
 #define SETUP_STACK_TOP 0xfff0
@@ -53,6 +54,11 @@ void linux_boot(u64 rsdp)
 	enum linux_protocol protocol;
 	const char *why;
 
+	/* An entry point means QEMU loaded an ELF kernel with a PVH note itself. */
+	u32 pvh_entry = fw_cfg_read32(FW_CFG_KERNEL_ENTRY);
+
+	if (pvh_entry)
+		pvh_boot(pvh_entry, rsdp);
 	if (!img.kernel_size)
 		fatal("no kernel to boot (give QEMU -kernel)");
 	if (img.setup_size > SETUP_MAX_SIZE)

@@ -11,7 +11,8 @@
 #define DEBUG_PORT 0xf4
 #define MILESTONE_FIRMWARE_START 1 /* written by the reset code itself */
 #define MILESTONE_LOAD_KERNEL 2     /* fw_cfg transfer of the kernel starts */
-#define MILESTONE_KERNEL_ENTRY 3    /* jump into the kernel (any Linux entry) */
+#define MILESTONE_KERNEL_ENTRY 3    /* jump into the kernel (a bzImage's entries) */
+#define MILESTONE_PVH_ENTRY 4       /* jump into a PVH kernel */
 
 #ifndef __ASSEMBLER__
 #include "io.h"

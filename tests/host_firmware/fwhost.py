@@ -156,6 +156,17 @@ def load(path: Path) -> HostFirmware:
             ],
         ),
         "identity_map": (ctypes.c_uint32, [ctypes.c_uint32, ctypes.c_uint64]),
+        "pvh_fill_start_info": (
+            ctypes.c_uint32,
+            [
+                ctypes.c_uint32,
+                ctypes.POINTER(E820Map),
+                ctypes.c_uint32,
+                ctypes.c_uint32,
+                ctypes.c_uint32,
+                ctypes.c_uint64,
+            ],
+        ),
         "harness_set_ram": (None, [ctypes.c_void_p, ctypes.c_uint64]),
         "harness_stray_accesses": (ctypes.c_uint32, []),
         "bios_memory_from": (BiosMemory, [ctypes.c_uint64]),
