@@ -22,11 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from minibios.assets import cache_dir
 from minibios.errors import MinibiosError
 from minibios.gdb_remote import GdbRemote
 from minibios.machine import Machine, VmEnd
 from minibios.report import REPORT_RE
 from minibios.trace_log import TRACE_EVENTS, AccessCounts, count_window, parse_events, port_writes
+from minibios.vmlinux import extract_vmlinux
 
 SETUP_ENTRY = 0x10200  # 16-bit protocol: setup code at 0x1020:0000 (QEMU puts it at 0x10000)
 # startup_32 and startup_64 of a kernel loaded at 1 MiB (QEMU's option ROMs, qboot) or at
@@ -80,14 +82,27 @@ class FirmwareSpecError(MinibiosError):
     """A --firmware entry of the benchmark that names no firmware."""
 
 
-def split_firmware_spec(spec: str) -> tuple[str, int | None]:
-    """ "minibios:32" -> ("minibios", 32): a firmware and, for minibios, its Linux entry."""
-    name, sep, protocol = spec.partition(":")
-    if not sep:
-        return name, None
-    if name != "minibios" or protocol not in ("16", "32", "64"):
-        raise FirmwareSpecError(f"bad firmware {spec!r}: only minibios takes :16, :32 or :64")
-    return name, int(protocol)
+@dataclass(frozen=True)
+class FirmwareSpec:
+    """A firmware of the benchmark: its name, for minibios its Linux entry, and
+    whether the kernel goes in as a PVH vmlinux ("minibios:32", "qboot:pvh")."""
+
+    name: str
+    protocol: int | None = None
+    pvh: bool = False
+
+    @classmethod
+    def parse(cls, spec: str) -> FirmwareSpec:
+        name, sep, how = spec.partition(":")
+        if not sep:
+            return cls(name)
+        if how == "pvh":
+            return cls(name, pvh=True)
+        if name == "minibios" and how in ("16", "32", "64"):
+            return cls(name, protocol=int(how))
+        raise FirmwareSpecError(
+            f"bad firmware {spec!r}: :pvh goes with any firmware, :16/:32/:64 with minibios"
+        )
 
 
 def _peak_rss_kb(pid: int | None) -> int | None:
@@ -110,15 +125,20 @@ class _ProbedBoot:
 
     def __init__(self, target: BootTarget, firmware: str, extra: list[str], workdir: Path):
         self.gdb = GdbRemote(workdir / "gdb.sock", timeout=target.timeout)
-        name, protocol = split_firmware_spec(firmware)
+        spec = FirmwareSpec.parse(firmware)
+        kernel = target.kernel
+        self.entries = KERNEL_ENTRIES
+        if spec.pvh:
+            vmlinux = extract_vmlinux(target.kernel, cache_dir())
+            kernel, self.entries = vmlinux.path, (vmlinux.entry,)
         self.vm = Machine(
-            kernel=target.kernel,
+            kernel=kernel,
             initrd=target.initrd,
             append=target.append,
             machine=target.machine,
             memory=target.memory,
-            firmware=name,
-            boot_protocol=protocol,
+            firmware=spec.name,
+            boot_protocol=spec.protocol,
             accel="tcg",
             extra_args=["-S", "-gdb", f"unix:{self.gdb.path},server=on,wait=off", *extra],
             microvm_acpi=target.microvm_acpi,
@@ -143,7 +163,7 @@ class _ProbedBoot:
         """Release reset; returns (firmware entry, setup entry, kernel entry)."""
         gdb = self.gdb
         gdb.connect()
-        for address in (SETUP_ENTRY, *KERNEL_ENTRIES):
+        for address in (SETUP_ENTRY, *self.entries):
             gdb.set_breakpoint(address)
         released = self.since_start()
         self.wall_released = time.time()
@@ -153,7 +173,7 @@ class _ProbedBoot:
             gdb.wait_stop()
             stopped = self.since_start()
             rip = _stop_rip(gdb)
-            if rip in KERNEL_ENTRIES:
+            if rip in self.entries:
                 break
             # Real mode: the setup code starts at 0x1020:0000, so IP reads 0.
             if rip != 0 or setup is not None:
@@ -164,7 +184,7 @@ class _ProbedBoot:
         self.wall_kernel = time.time()
         if at_kernel is not None:
             at_kernel()
-        for address in KERNEL_ENTRIES:
+        for address in self.entries:
             gdb.clear_breakpoint(address)
         gdb.resume()
         return released, setup, stopped

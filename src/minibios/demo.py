@@ -6,6 +6,7 @@ from minibios.assets import cache_dir, find_busybox, find_kernel
 from minibios.initramfs import InitramfsSpec, build_initramfs
 from minibios.preflight import RunRequest, preflight
 from minibios.qemu_config import QemuConfig
+from minibios.vmlinux import extract_vmlinux
 
 # panic=-1: a panicking guest resets at once (and QEMU exits, -no-reboot)
 # instead of hanging until the timeout.
@@ -21,6 +22,7 @@ class DemoSettings:
     accel: str = "auto"
     microvm_acpi: bool = False
     boot_protocol: int | None = None
+    pvh: bool = False
 
 
 def demo_config(settings: DemoSettings) -> QemuConfig:
@@ -28,8 +30,9 @@ def demo_config(settings: DemoSettings) -> QemuConfig:
     cache = cache_dir()
     kernel = find_kernel(cache)
     initrd = build_initramfs(InitramfsSpec(busybox=find_busybox()), cache)
+    vmlinuz = extract_vmlinux(kernel.vmlinuz, cache).path if settings.pvh else kernel.vmlinuz
     request = RunRequest(
-        kernel=str(kernel.vmlinuz),
+        kernel=str(vmlinuz),
         initrd=str(initrd),
         append=DEMO_APPEND,
         machine=settings.machine,
