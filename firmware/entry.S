@@ -6,6 +6,8 @@
  */
 #include "cpu.h"
 
+#define MULTIBOOT_MAGIC 0x2badb002
+
 	.text
 	.code32
 
@@ -30,6 +32,15 @@ enter_pvh:
 	xorl %edi, %edi
 	xorl %ebp, %ebp
 	jmp *%eax
+
+	/* void enter_multiboot(u32 entry, u32 mbi) */
+	.globl enter_multiboot
+enter_multiboot:
+	cli
+	movl 4(%esp), %ecx
+	movl 8(%esp), %ebx
+	movl $MULTIBOOT_MAGIC, %eax
+	jmp *%ecx
 
 	/* void enter_linux64(u32 entry, u32 boot_params, u32 pml4) */
 	.globl enter_linux64

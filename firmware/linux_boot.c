@@ -14,6 +14,7 @@
 #include "io.h"
 #include "layout.h"
 #include "linux.h"
+#include "multiboot.h"
 #include "paging.h"
 #include "pvh.h"
 #include "string.h"
@@ -54,11 +55,14 @@ void linux_boot(u64 rsdp)
 	enum linux_protocol protocol;
 	const char *why;
 
-	/* An entry point means QEMU loaded an ELF kernel with a PVH note itself. */
-	u32 pvh_entry = fw_cfg_read32(FW_CFG_KERNEL_ENTRY);
+	/* An entry point means QEMU parsed the kernel itself: a multiboot image,
+	 * or an ELF kernel with a PVH note that it also loaded. */
+	u32 entry = fw_cfg_read32(FW_CFG_KERNEL_ENTRY);
 
-	if (pvh_entry)
-		pvh_boot(pvh_entry, rsdp);
+	if (entry && multiboot_requested())
+		multiboot_boot(entry);
+	if (entry)
+		pvh_boot(entry, rsdp);
 	if (!img.kernel_size)
 		fatal("no kernel to boot (give QEMU -kernel)");
 	if (img.setup_size > SETUP_MAX_SIZE)

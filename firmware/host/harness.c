@@ -157,6 +157,14 @@ void enter_pvh(u32 entry, u32 start_info)
 	__builtin_unreachable();
 }
 
+void enter_multiboot(u32 entry, u32 mbi)
+{
+	(void)entry;
+	(void)mbi;
+	harness_power_off();
+	__builtin_unreachable();
+}
+
 /* Stand-ins for the real-mode handlers: only their addresses are taken. */
 const char int_default[1], int10_handler[1], int11_handler[1], int12_handler[1],
 	int15_handler[1], int16_handler[1];

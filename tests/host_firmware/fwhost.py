@@ -156,6 +156,7 @@ def load(path: Path) -> HostFirmware:
             ],
         ),
         "identity_map": (ctypes.c_uint32, [ctypes.c_uint32, ctypes.c_uint64]),
+        "multiboot_fill_mmap": (None, [ctypes.c_uint32, ctypes.POINTER(E820Map)]),
         "pvh_fill_start_info": (
             ctypes.c_uint32,
             [

@@ -1,4 +1,4 @@
-"""hvm_start_info for PVH kernels (firmware/pvh.c)."""
+"""The boot information of PVH and multiboot kernels (firmware/pvh.c, multiboot.c)."""
 
 from __future__ import annotations
 
@@ -37,3 +37,20 @@ def test_no_initrd_no_module(fw: HostFirmware, guest_ram) -> None:
     fw.lib.pvh_fill_start_info(ADDR, ctypes.byref(m), 0x20000, 0, 0, 0)
     _magic, _v, _f, nr_modules, modlist = struct.unpack_from("<IIIIQ", guest_ram, ADDR)
     assert (nr_modules, modlist) == (0, 0)
+
+
+def test_multiboot_memory_map(fw: HostFirmware, guest_ram) -> None:
+    mbi, mmap = 0x9500, 0x9000
+    struct.pack_into("<I", guest_ram, mbi, 1 << 6)  # flags: wants a memory map
+    struct.pack_into("<I", guest_ram, mbi + 48, mmap)
+    m = e820((0, 0xA0000, 1), (1 << 20, 64 << 20, 1))
+    fw.lib.multiboot_fill_mmap(mbi, ctypes.byref(m))
+    assert struct.unpack_from("<I", guest_ram, mbi + 44)[0] == 2 * 24
+    assert struct.unpack_from("<IQQI", guest_ram, mmap + 24) == (20, 1 << 20, 63 << 20, 1)
+
+
+def test_multiboot_without_mmap_flag_is_left_alone(fw: HostFirmware, guest_ram) -> None:
+    mbi = 0x9500
+    struct.pack_into("<IQ", guest_ram, mbi, 0, 0)
+    fw.lib.multiboot_fill_mmap(mbi, ctypes.byref(e820((0, 0xA0000, 1))))
+    assert struct.unpack_from("<I", guest_ram, mbi + 44)[0] == 0
