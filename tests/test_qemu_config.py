@@ -82,3 +82,8 @@ def test_kvm_uses_host_cpu() -> None:
 def test_invalid(kwargs: dict) -> None:  # type: ignore[type-arg]
     with pytest.raises(QemuConfigError):
         QemuConfig(**kwargs)
+
+
+def test_qemu_runs_sandboxed(tmp_path) -> None:
+    argv = QemuConfig().argv(tmp_path / "qmp")
+    assert argv[argv.index("-sandbox") + 1].startswith("on,")

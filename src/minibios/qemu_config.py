@@ -8,6 +8,9 @@ from minibios.sizes import MIB
 
 MACHINE_TYPES = ("pc", "q35", "microvm")
 BOOT_PROTOCOLS = (16, 32, 64)
+# seccomp: no obsolete syscalls, no privilege changes, no scheduler/affinity games.
+# Spawning stays allowed: migration to "exec:" (used to save a VM) needs it.
+SANDBOX = "on,obsolete=deny,elevateprivileges=deny,resourcecontrol=deny"
 # minibios reads the Linux entry to use from this fw_cfg file.
 BOOT_PROTOCOL_FILE = "opt/minibios/boot-protocol"
 ACCELERATORS = ("tcg", "kvm")
@@ -70,6 +73,7 @@ class QemuConfig:
             "-display", "none",
             "-monitor", "none",
             "-no-reboot",
+            "-sandbox", SANDBOX,
             "-M", self.machine_arg(),
             "-accel", self.accel,
             "-m", f"{self.memory // MIB}M",
