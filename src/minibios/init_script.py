@@ -7,6 +7,9 @@ MODULE_DIR = "lib/modules"
 # On the kernel command line: /init sleeps after the report instead of powering
 # off, so the host can look at the running guest (e.g. read its memory via QMP).
 HOLD_FLAG = "minibios.hold=1"
+# On the kernel command line: /init writes /payload to the start of /dev/vda and
+# syncs before it reports (the host then reads the disk image back).
+DISK_WRITE_FLAG = "minibios.disk_write=vda"
 # Bytes of the SMBIOS entry point the report carries (hex); enough for both anchors.
 SMBIOS_ENTRY_BYTES = 16
 _SAFE_MODULE = re.compile(r"[A-Za-z0-9_.-]+\.ko")
@@ -101,6 +104,14 @@ for f in /sys/class/dmi/id/*; do
 	dmi="${dmi:+$dmi,}\"$(esc "$name")\":\"$(esc "$value")\""
 done
 
+case " $cmdline " in
+*" @DISK_WRITE@ "*)
+	dd if=/payload of=/dev/vda bs=1M conv=fsync 2>/dev/null ||
+		echo "minibios-init: disk write failed"
+	sync
+	;;
+esac
+
 sha=null
 if [ -f /payload ]; then
 	set -- $(sha256sum /payload)
@@ -141,6 +152,7 @@ def render_init(modules: list[str]) -> str:
         "@PREFIX@": REPORT_PREFIX,
         "@SMBIOS_BYTES@": str(SMBIOS_ENTRY_BYTES),
         "@HOLD@": HOLD_FLAG,
+        "@DISK_WRITE@": DISK_WRITE_FLAG,
     }
     text = _TEMPLATE
     for placeholder, value in substitutions.items():
