@@ -1,45 +1,29 @@
 /*
- * The 32-bit and 64-bit Linux entries (Documentation/arch/x86/boot.rst):
- * flat segments 0x10 (code) and 0x18 (data), interrupts off, ESI/RSI
- * pointing at boot_params. The 64-bit one also turns on PAE paging with the
- * identity map and long mode, through a GDT whose 0x10 is a 64-bit segment.
+ * Jumps into kernels: flat segments 0x10 (code) and 0x18 (data), as the
+ * Linux boot protocol (Documentation/arch/x86/boot.rst) asks and PVH and
+ * multiboot accept, interrupts off. The 64-bit Linux entry also turns on PAE
+ * paging with the identity map and long mode, through a GDT whose 0x10 is a
+ * 64-bit segment.
  */
 #include "cpu.h"
-
-#define MULTIBOOT_MAGIC 0x2badb002
 
 	.text
 	.code32
 
-	/* void enter_linux32(u32 entry, u32 boot_params) */
-	.globl enter_linux32
-enter_linux32:
-	cli
-	movl 4(%esp), %eax
-	movl 8(%esp), %esi
-	xorl %ebp, %ebp
-	xorl %edi, %edi
-	xorl %ebx, %ebx
-	jmp *%eax
-
-	/* void enter_pvh(u32 entry, u32 start_info): the PVH ABI wants EBX */
-	.globl enter_pvh
-enter_pvh:
-	cli
-	movl 4(%esp), %eax
-	movl 8(%esp), %ebx
-	xorl %esi, %esi
-	xorl %edi, %edi
-	xorl %ebp, %ebp
-	jmp *%eax
-
-	/* void enter_multiboot(u32 entry, u32 mbi) */
-	.globl enter_multiboot
-enter_multiboot:
+	/*
+	 * void enter_flat32(u32 entry, u32 eax, u32 ebx, u32 esi): every entry
+	 * in flat 32-bit mode with paging off (Linux 32-bit, PVH, multiboot);
+	 * they differ only in what the registers carry.
+	 */
+	.globl enter_flat32
+enter_flat32:
 	cli
 	movl 4(%esp), %ecx
-	movl 8(%esp), %ebx
-	movl $MULTIBOOT_MAGIC, %eax
+	movl 8(%esp), %eax
+	movl 12(%esp), %ebx
+	movl 16(%esp), %esi
+	xorl %edi, %edi
+	xorl %ebp, %ebp
 	jmp *%ecx
 
 	/* void enter_linux64(u32 entry, u32 boot_params, u32 pml4) */

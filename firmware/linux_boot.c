@@ -8,6 +8,7 @@
  */
 #include "bios.h"
 #include "console.h"
+#include "cpu.h"
 #include "debugport.h"
 #include "e820.h"
 #include "fw_cfg.h"
@@ -100,7 +101,7 @@ void linux_boot(u64 rsdp)
 			       rsdp);
 	milestone(MILESTONE_KERNEL_ENTRY);
 	if (protocol == LINUX_BOOT_32)
-		enter_linux32(img.kernel_addr, ZERO_PAGE_ADDR);
+		enter_flat32(img.kernel_addr, 0, 0, ZERO_PAGE_ADDR); /* ESI: boot_params */
 	/* Kernel, initrd, zero page, command line and tables all lie in low RAM. */
 	enter_linux64(img.kernel_addr + LINUX_ENTRY64_OFFSET, ZERO_PAGE_ADDR,
 		      identity_map(PAGE_TABLES_ADDR, e820_ram_end(&e820, 1 * MiB)));

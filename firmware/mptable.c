@@ -5,6 +5,7 @@
  * set-up; the table goes in the F segment where the spec's scan looks.
  */
 #include "acpi.h"
+#include "checksum.h"
 #include "console.h"
 #include "fw_cfg.h"
 #include "mptable.h"
@@ -101,16 +102,6 @@ static void emit_intr(struct builder *b, u8 type, u8 irq_type, u16 flags, u8 src
 		*e = (struct mp_intr){ type, irq_type, flags, src_bus, src_irq, dst_apic, dst_pin };
 }
 
-static u8 checksum(const void *p, u32 len)
-{
-	const u8 *s = p;
-	u8 sum = 0;
-
-	while (len--)
-		sum += *s++;
-	return sum;
-}
-
 u32 mptable_build(u8 *buf, u32 room, u32 addr, const struct mp_config *cfg)
 {
 	struct builder b = { .buf = buf, .room = room };
@@ -180,14 +171,14 @@ u32 mptable_build(u8 *buf, u32 room, u32 addr, const struct mp_config *cfg)
 		.entries = b.entries,
 		.lapic = LAPIC_ADDR,
 	};
-	hdr->checksum = (u8)-checksum(hdr, hdr->length);
+	hdr->checksum = (u8)-checksum8(hdr, hdr->length);
 	*fp = (struct mp_floating){
 		.signature = "_MP_",
 		.config = addr + sizeof(*fp),
 		.length = 1,
 		.revision = MP_SPEC_REV,
 	};
-	fp->checksum = (u8)-checksum(fp, sizeof(*fp));
+	fp->checksum = (u8)-checksum8(fp, sizeof(*fp));
 	return b.used;
 }
 

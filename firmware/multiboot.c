@@ -1,4 +1,5 @@
 #include "console.h"
+#include "cpu.h"
 #include "debugport.h"
 #include "e820.h"
 #include "fw_cfg.h"
@@ -55,5 +56,5 @@ void multiboot_boot(u32 entry)
 	fw_cfg_read(FW_CFG_INITRD_DATA, phys_ptr(mbi), mbi_size);
 	multiboot_fill_mmap(mbi, &e820);
 	milestone(MILESTONE_KERNEL_ENTRY);
-	enter_multiboot(entry, mbi);
+	enter_flat32(entry, MULTIBOOT_BOOTLOADER_MAGIC, mbi, 0);
 }

@@ -1,5 +1,6 @@
 /* PVH: the ELF kernel is already in memory; describe the machine and jump. */
 #include "console.h"
+#include "cpu.h"
 #include "debugport.h"
 #include "e820.h"
 #include "fw_cfg.h"
@@ -60,5 +61,5 @@ void pvh_boot(u32 entry, u64 rsdp)
 		fw_cfg_read(FW_CFG_INITRD_DATA, phys_ptr(initrd), initrd_size);
 	pvh_fill_start_info(ZERO_PAGE_ADDR, &e820, LINUX_CMDLINE_ADDR, initrd, initrd_size, rsdp);
 	milestone(MILESTONE_PVH_ENTRY);
-	enter_pvh(entry, ZERO_PAGE_ADDR);
+	enter_flat32(entry, 0, ZERO_PAGE_ADDR, 0); /* the PVH ABI: EBX at the start info */
 }

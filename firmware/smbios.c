@@ -3,6 +3,7 @@
  * the structures in reserved memory, the entry point in the F segment where
  * the legacy scan finds it, and adds its own Type 0 unless the user gave one.
  */
+#include "checksum.h"
 #include "console.h"
 #include "fw_cfg.h"
 #include "smbios.h"
@@ -15,15 +16,6 @@
 #define TYPE0_STRINGS "minibios\0" MINIBIOS_VERSION "\0" MINIBIOS_RELEASE_DATE "\0"
 #define BIOS_CHAR_NOT_SUPPORTED (1 << 3)
 #define BIOS_CHAR_EXT2_VIRTUAL_MACHINE (1 << 4)
-
-static u8 checksum(const u8 *p, u32 len)
-{
-	u8 sum = 0;
-
-	while (len--)
-		sum += *p++;
-	return sum;
-}
 
 bool smbios_has_type(const u8 *tables, u32 size, u8 type)
 {
@@ -92,9 +84,9 @@ bool smbios_patch_entry(u8 *entry, u32 entry_size, u32 addr, u32 len, u16 added,
 		put32(entry + 0x18, addr);
 		put16(entry + 0x1c, get16(entry + 0x1c) + added);
 		entry[0x15] = 0;
-		entry[0x15] = (u8)-checksum(entry + 0x10, 0x0f); /* the _DMI_ part */
+		entry[0x15] = (u8)-checksum8(entry + 0x10, 0x0f); /* the _DMI_ part */
 		entry[0x04] = 0;
-		entry[0x04] = (u8)-checksum(entry, 0x1f);
+		entry[0x04] = (u8)-checksum8(entry, 0x1f);
 		return true;
 	}
 	if (entry_size >= 0x18 && !memcmp(entry, "_SM3_", 5) && entry[6] == 0x18) {
@@ -102,7 +94,7 @@ bool smbios_patch_entry(u8 *entry, u32 entry_size, u32 addr, u32 len, u16 added,
 		put32(entry + 0x10, addr);
 		put32(entry + 0x14, 0); /* high half of the 64-bit address */
 		entry[0x05] = 0;
-		entry[0x05] = (u8)-checksum(entry, 0x18);
+		entry[0x05] = (u8)-checksum8(entry, 0x18);
 		return true;
 	}
 	return false;

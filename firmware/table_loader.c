@@ -2,6 +2,7 @@
  * The table-loader interpreter. Pure apart from the ops it is given: the
  * host tests run it on hostile scripts.
  */
+#include "checksum.h"
 #include "console.h"
 #include "string.h"
 #include "table_loader.h"
@@ -119,15 +120,12 @@ static void add_pointer(struct table_loader *tl, const struct cmd_add_pointer *c
 static void add_checksum(struct table_loader *tl, const struct cmd_add_checksum *c)
 {
 	const struct loader_blob *b = table_loader_find(tl, c->file);
-	u8 sum = 0;
 
 	if (!b)
 		return skip(tl, "ADD_CHECKSUM of an unallocated file", c->file);
 	if (!fits(c->start, c->length, b->size) || !fits(c->offset, 1, b->size))
 		return skip(tl, "ADD_CHECKSUM outside its file", c->file);
-	for (u32 i = 0; i < c->length; i++)
-		sum += b->data[c->start + i];
-	b->data[c->offset] -= sum;
+	b->data[c->offset] -= checksum8(b->data + c->start, c->length);
 }
 
 static void write_pointer(struct table_loader *tl, const struct cmd_write_pointer *c)

@@ -132,10 +132,12 @@ void enter_real_mode(u16 seg, u16 sp, u16 cs)
 	__builtin_unreachable();
 }
 
-void enter_linux32(u32 entry, u32 boot_params)
+void enter_flat32(u32 entry, u32 eax, u32 ebx, u32 esi)
 {
 	(void)entry;
-	(void)boot_params;
+	(void)eax;
+	(void)ebx;
+	(void)esi;
 	harness_power_off();
 	__builtin_unreachable();
 }
@@ -145,22 +147,6 @@ void enter_linux64(u32 entry, u32 boot_params, u32 pml4)
 	(void)entry;
 	(void)boot_params;
 	(void)pml4;
-	harness_power_off();
-	__builtin_unreachable();
-}
-
-void enter_pvh(u32 entry, u32 start_info)
-{
-	(void)entry;
-	(void)start_info;
-	harness_power_off();
-	__builtin_unreachable();
-}
-
-void enter_multiboot(u32 entry, u32 mbi)
-{
-	(void)entry;
-	(void)mbi;
 	harness_power_off();
 	__builtin_unreachable();
 }

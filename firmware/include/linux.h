@@ -118,8 +118,7 @@ void linux_patch_header(struct setup_header *hdr, const struct linux_image *img,
 
 /* Load the -kernel/-initrd/-append QEMU was given and enter the kernel. */
 __noreturn void linux_boot(u64 rsdp);
-/* In entry.S: the 32-bit and 64-bit protocol entries. */
-__noreturn void enter_linux32(u32 entry, u32 boot_params);
+/* In entry.S: the 64-bit protocol entry (the 32-bit one is enter_flat32). */
 __noreturn void enter_linux64(u32 entry, u32 boot_params, u32 pml4);
 
 #endif

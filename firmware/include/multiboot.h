@@ -23,7 +23,5 @@ bool multiboot_requested(void);
 /* Write the e820 map into the boot information at mbi, if it wants one. Pure. */
 void multiboot_fill_mmap(u32 mbi, const struct e820_map *map);
 __noreturn void multiboot_boot(u32 entry);
-/* In entry.S. */
-__noreturn void enter_multiboot(u32 entry, u32 mbi);
 
 #endif

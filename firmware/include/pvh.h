@@ -51,7 +51,5 @@ u32 pvh_fill_start_info(u32 addr, const struct e820_map *map, u32 cmdline, u32 i
 
 /* Boot the PVH kernel QEMU loaded, entering at entry. */
 __noreturn void pvh_boot(u32 entry, u64 rsdp);
-/* In entry.S. */
-__noreturn void enter_pvh(u32 entry, u32 start_info);
 
 #endif
