@@ -6,6 +6,7 @@
 #include "io.h"
 #include "layout.h"
 #include "pci.h"
+#include "pci_irq.h"
 #include "platform.h"
 
 #define ID_I440FX 0x12378086
@@ -25,13 +26,9 @@
 #define ICH9_PMBASE 0x40
 #define ICH9_ACPI_CNTL 0x44
 #define ICH9_ACPI_EN 0x80
-#define PIRQA_ROUT 0x60 /* PIRQ A-D route control on PIIX3 and ICH9 */
-#define ICH9_PIRQE_ROUT 0x68
 #define Q35_PCIEXBAR 0x60
 #define Q35_MMCFG_BASE 0xb0000000 /* QEMU's default, 256 buses */
 
-/* PIRQ A..D -> IRQ 10, 10, 11, 11 (E..H repeat it on ICH9). */
-#define PIRQ_ROUTING 0x0b0b0a0a
 #define ELCR1 0x4d0
 #define ELCR2 0x4d1
 #define ELCR2_LEVEL ((1 << (9 - 8)) | (1 << (10 - 8)) | (1 << (11 - 8))) /* SCI, PCI */
@@ -94,7 +91,7 @@ static void q35_init(void)
 	pci_write32(ICH9_LPC, ICH9_PMBASE, PM_BASE | 1);
 	pci_write8(ICH9_LPC, ICH9_ACPI_CNTL, ICH9_ACPI_EN);
 	pci_write32(ICH9_LPC, PIRQA_ROUT, PIRQ_ROUTING);
-	pci_write32(ICH9_LPC, ICH9_PIRQE_ROUT, PIRQ_ROUTING);
+	pci_write32(ICH9_LPC, PIRQE_ROUT, PIRQ_ROUTING);
 	platform.pm_base = PM_BASE;
 }
 

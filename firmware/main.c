@@ -5,7 +5,7 @@
 #include "interrupts.h"
 #include "linux.h"
 #include "mptable.h"
-#include "pci.h"
+#include "pci_irq.h"
 #include "platform.h"
 #include "smbios.h"
 #include "tables_memory.h"
@@ -19,14 +19,14 @@ void firmware_main(void)
 	platform_init();
 	fw_cfg_init();
 	/* QEMU builds its ACPI tables when they are first read: the chipset
-	 * and PCI state they describe must be final by then. */
+	 * state they describe must be final by then. */
 	chipset_init();
 	interrupts_init();
-	pci_setup();
 	e820_init();
 	rsdp = acpi_setup();
 	smbios_setup();
 	mptable_setup(rsdp);
+	pir_setup();
 	high_zone_commit();
 	linux_boot(rsdp);
 }

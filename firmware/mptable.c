@@ -9,7 +9,7 @@
 #include "console.h"
 #include "fw_cfg.h"
 #include "mptable.h"
-#include "pci.h"
+#include "pci_irq.h"
 #include "platform.h"
 #include "string.h"
 #include "tables_memory.h"

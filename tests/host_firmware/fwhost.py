@@ -188,6 +188,8 @@ def load(path: Path) -> HostFirmware:
                 ctypes.c_uint16,
             ],
         ),
+        "pir_build": (ctypes.c_uint32, [ctypes.c_char_p, ctypes.c_uint32, ctypes.c_int]),
+        "pci_slot_pirq": (ctypes.c_uint, [ctypes.c_int, ctypes.c_uint, ctypes.c_uint]),
         "mptable_build": (
             ctypes.c_uint32,
             [ctypes.c_char_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_void_p],
