@@ -1,5 +1,6 @@
 /* The boot flow, one step per file. */
 #include "acpi.h"
+#include "debugport.h"
 #include "e820.h"
 #include "fw_cfg.h"
 #include "interrupts.h"
@@ -12,21 +13,39 @@
 
 __noreturn void firmware_main(void);
 
+static bool step_marks;
+
+static void step_done(enum step_mark mark)
+{
+	if (step_marks)
+		milestone(mark);
+}
+
 void firmware_main(void)
 {
 	u32 rsdp;
 
 	platform_init();
 	fw_cfg_init();
+	step_marks = fw_cfg_dir_find(fw_cfg_directory(), STEP_MARKS_FILE) != NULL;
+	step_done(STEP_FW_CFG);
 	/* QEMU builds its ACPI tables when they are first read: the chipset
 	 * state they describe must be final by then. */
 	chipset_init();
+	step_done(STEP_CHIPSET);
 	interrupts_init();
+	step_done(STEP_INTERRUPTS);
 	e820_init();
+	step_done(STEP_E820);
 	rsdp = acpi_setup();
+	step_done(STEP_ACPI);
 	smbios_setup();
+	step_done(STEP_SMBIOS);
 	mptable_setup(rsdp);
+	step_done(STEP_MPTABLE);
 	pir_setup();
+	step_done(STEP_PIR);
 	high_zone_commit();
+	step_done(STEP_TABLES_DONE);
 	linux_boot(rsdp);
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 from pathlib import Path
@@ -12,6 +13,7 @@ from vm_support import minibios_cli
 from minibios.bench import (
     PHASES,
     STACKED,
+    STEPS,
     BenchPlan,
     FirmwareResult,
     phases_of,
@@ -63,7 +65,10 @@ def test_phases_add_up_to_the_total() -> None:
 
 def results() -> list[FirmwareResult]:
     counts = BootCounts(AccessCounts(150, 0, 19), 113_000, ((1, 0.0002), (3, 0.011)))
-    fast = FirmwareResult("minibios", [timing(1.0), timing(1.1), timing(0.9)], [counts, counts])
+    steps = [((1, 0.0), (0x10, 0.001), (2, 0.004), (3, 0.009))] * 2
+    fast = FirmwareResult(
+        "minibios", [timing(1.0), timing(1.1), timing(0.9)], [counts, counts], steps
+    )
     slow = FirmwareResult("seabios", [timing(2.0, setup=False)] * 3, [])
     return [fast, slow]
 
@@ -84,12 +89,22 @@ def test_table_shows_medians_ratios_and_counts() -> None:
     )
     assert firmware_ratio.split()[-2:] == ["0.50", "1.00"]
     assert "113000" in text and "1@0.2 3@11.0" in text
+    # Each step lasts from the previous mark to its own.
+    assert "  kernel + initrd load" in text and "5.0 [5.0-5.0]" in text
+
+
+def test_steps_are_timed_from_mark_to_mark() -> None:
+    marks = ((1, 0.0), (0x10, 0.001), (0x14, 0.003), (0x99, 0.0035), (2, 0.004))
+    steps = FirmwareResult("minibios", steps=[marks]).step_durations()
+    assert list(steps) == [STEPS[0x10], STEPS[0x14], "mark 0x99", STEPS[2]]
+    assert steps[STEPS[0x14]].median == pytest.approx(0.002)
 
 
 def test_json_keeps_every_run() -> None:
     data = json.loads(json.dumps(to_json(plan(), results())))
     assert len(data["firmwares"]["minibios"]["timings"]) == 3
     assert data["firmwares"]["minibios"]["counts_identical"] is True
+    assert data["firmwares"]["minibios"]["steps"][0][1] == [0x10, 0.001]
     assert data["firmwares"]["seabios"]["timings"][0]["phases"]["setup"] is None
     assert set(data["method"]) >= {"firmware", "counts"}
 
@@ -131,4 +146,9 @@ def test_bench_command_writes_json_and_plot(tmp_path: Path, boot_images) -> None
     data = json.loads(out_json.read_text())
     assert set(data["firmwares"]) == {"minibios", "qboot"}
     assert out_svg.read_text().startswith("<svg")
-    assert "[4/4]" in result.stderr  # the progress display
+    assert "[5/5]" in result.stderr  # the progress display
+    # A step run of minibios: every step of the firmware, in order, to kernel entry.
+    (marks,) = data["firmwares"]["minibios"]["steps"]
+    assert [value for value, _ in marks] == [1, *range(0x10, 0x19), 2, 3]
+    assert all(b[1] >= a[1] for a, b in itertools.pairwise(marks))
+    assert "minibios steps" in result.stdout

@@ -13,9 +13,25 @@
 #define MILESTONE_LOAD_KERNEL 2     /* fw_cfg transfer of the kernel starts */
 #define MILESTONE_KERNEL_ENTRY 3    /* jump into the kernel (a bzImage's entries) */
 #define MILESTONE_PVH_ENTRY 4       /* jump into a PVH kernel */
+/*
+ * The end of each firmware step, written only when fw_cfg has the file
+ * STEP_MARKS_FILE (`minibios bench` adds it to time every step).
+ */
+#define STEP_MARKS_FILE "opt/minibios/step-marks"
 
 #ifndef __ASSEMBLER__
 #include "io.h"
+enum step_mark {
+	STEP_FW_CFG = 0x10, /* shadow copy, chipset found, fw_cfg ready */
+	STEP_CHIPSET,
+	STEP_INTERRUPTS,
+	STEP_E820,
+	STEP_ACPI,
+	STEP_SMBIOS,
+	STEP_MPTABLE,
+	STEP_PIR,
+	STEP_TABLES_DONE,
+};
 
 static inline void milestone(u8 m) { outb(DEBUG_PORT, m); }
 #endif

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import statistics
 import sys
@@ -9,7 +10,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from minibios.boot_probe import BootCounts, BootTarget, BootTiming, probe_counts, probe_timing
+from minibios.boot_probe import (
+    BootCounts,
+    BootTarget,
+    BootTiming,
+    FirmwareSpec,
+    probe_counts,
+    probe_steps,
+    probe_timing,
+)
 
 # (key, label): the phases of a boot, in order; "total" is QEMU start to exit.
 PHASES = (
@@ -21,6 +30,23 @@ PHASES = (
     ("total", "total"),
 )
 STACKED = ("qemu", "firmware", "kernel", "init")  # the phases that add up to the total
+
+# What minibios has done when it writes each mark (firmware/include/debugport.h);
+# a step lasts from the previous mark to its own.
+STEPS = {
+    0x10: "shadow copy, fw_cfg",
+    0x11: "chipset",
+    0x12: "interrupt controllers",
+    0x13: "e820 map",
+    0x14: "ACPI (QEMU builds them)",
+    0x15: "SMBIOS",
+    0x16: "MP table",
+    0x17: "$PIR table",
+    0x18: "tables reserved",
+    2: "Linux header, placement",
+    3: "kernel + initrd load",
+    4: "initrd load",
+}
 
 METHOD = {
     "qemu": "QEMU held at reset (-S) until its gdb stub and QMP answer; exact",
@@ -35,6 +61,9 @@ METHOD = {
     "(query-replay gives guest instructions) and QEMU's trace of every device access and "
     "fw_cfg select, counted between reset release and the kernel-entry breakpoint",
     "rss": "VmHWM of the QEMU process when /init reports",
+    "steps": "minibios only: one more run per counting run, with fw_cfg's "
+    "opt/minibios/step-marks asking it to mark the end of each step on port 0xf4 "
+    "(QEMU's trace timestamps the writes); the time from one mark to the next",
     "milestones": "minibios writes 1 (entry), 2 (kernel load), 3 (16-bit kernel entry) to port "
     "0xf4; seen through isa-debugcon in the counting run, in ms after reset release",
 }
@@ -68,6 +97,7 @@ class FirmwareResult:
     name: str
     timings: list[BootTiming] = field(default_factory=list)
     counts: list[BootCounts] = field(default_factory=list)
+    steps: list[tuple[tuple[int, float], ...]] = field(default_factory=list)
 
     def phase(self, key: str) -> Spread | None:
         values = [v for t in self.timings if (v := phases_of(t)[key]) is not None]
@@ -76,6 +106,14 @@ class FirmwareResult:
     def peak_rss_kb(self) -> Spread | None:
         values = [float(t.peak_rss_kb) for t in self.timings if t.peak_rss_kb is not None]
         return Spread.of(values) if values else None
+
+    def step_durations(self) -> dict[str, Spread]:
+        """Each firmware step's duration, over the step runs, in the order done."""
+        durations: dict[str, list[float]] = {}
+        for marks in self.steps:
+            for (_, before), (value, at) in itertools.pairwise(marks):
+                durations.setdefault(STEPS.get(value, f"mark {value:#x}"), []).append(at - before)
+        return {name: Spread.of(values) for name, values in durations.items()}
 
     def counts_identical(self) -> bool:
         first = self.counts[0] if self.counts else None
@@ -99,7 +137,8 @@ Progress = Callable[[str], None]
 def run_bench(plan: BenchPlan, progress: Progress | None = None) -> list[FirmwareResult]:
     """Timing runs interleaved (A B C A B C ...), then the counting runs."""
     results = {name: FirmwareResult(name) for name in plan.firmwares}
-    total = plan.runs * len(plan.firmwares) + plan.count_runs * len(plan.firmwares)
+    stepped = [name for name in plan.firmwares if FirmwareSpec.parse(name).name == "minibios"]
+    total = (plan.runs + plan.count_runs) * len(plan.firmwares) + plan.count_runs * len(stepped)
     done = 0
     for run in range(plan.runs):
         for name in plan.firmwares:
@@ -122,6 +161,11 @@ def run_bench(plan: BenchPlan, progress: Progress | None = None) -> list[Firmwar
                     f"[{done}/{total}] {name} count {run + 1}: {counts.accesses.total} "
                     f"accesses, {counts.instructions} instructions"
                 )
+        for name in stepped:
+            results[name].steps.append(probe_steps(plan.target, name))
+            done += 1
+            if progress:
+                progress(f"[{done}/{total}] {name} steps {run + 1}")
     return list(results.values())
 
 
@@ -137,6 +181,7 @@ def to_json(plan: BenchPlan, results: Sequence[FirmwareResult]) -> dict:
                 "timings": [asdict(t) | {"phases": phases_of(t)} for t in r.timings],
                 "counts": [asdict(c) for c in r.counts],
                 "counts_identical": r.counts_identical(),
+                "steps": [[list(mark) for mark in marks] for marks in r.steps],
             }
             for r in results
         },

@@ -73,8 +73,21 @@ def render(plan: BenchPlan, results: Sequence[FirmwareResult]) -> str:
                 ],
             )
         )
+    lines += _step_rows(results)
     lines += ["", _row("peak RSS of QEMU (MiB)", [_mib(r.peak_rss_kb()) for r in results])]
     return "\n".join(lines)
+
+
+def _step_rows(results: Sequence[FirmwareResult]) -> list[str]:
+    """minibios's time per step, median [min-max] over its step runs."""
+    per_firmware = [r.step_durations() for r in results]
+    names = list(dict.fromkeys(name for steps in per_firmware for name in steps))
+    if not names:
+        return []
+    lines = ["", "minibios steps, ms (reset release -> kernel entry)"]
+    for name in names:
+        lines.append(_row("  " + name, [_ms(steps.get(name)) for steps in per_firmware]))
+    return lines
 
 
 def _mib(s: Spread | None) -> str:

@@ -9,7 +9,9 @@ QEMU's exit close the boot.
 A timing run carries nothing else. A counting run adds -icount with
 record/replay (so QMP's query-replay gives the guest instruction count),
 QEMU's trace of every device access and fw_cfg select, and a debug console
-on port 0xf4 where minibios writes its milestones.
+on port 0xf4 where minibios writes its milestones. A step run (minibios
+only) asks the firmware, through fw_cfg, to mark the end of each of its
+steps on that port too, and traces only those writes.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ SETUP_ENTRY = 0x10200  # 16-bit protocol: setup code at 0x1020:0000 (QEMU puts i
 # later jumps come after it.
 KERNEL_ENTRIES = (0x100000, 0x100200, 0x1000000, 0x1000200)
 MILESTONE_PORT = 0xF4
+STEP_MARKS_FILE = "opt/minibios/step-marks"  # firmware/include/debugport.h
 RIP_HEX = slice(16 * 16, 17 * 16)  # 'g' reply: 16 64-bit GPRs, then rip (x86-64 layout)
 _VMHWM_RE = re.compile(r"^VmHWM:\s+(\d+) kB", re.MULTILINE)
 
@@ -212,6 +215,36 @@ def probe_timing(target: BootTarget, firmware: str) -> BootTiming:
     return BootTiming(released, setup, kernel, init, poweroff, rss)
 
 
+def _milestone_console() -> list[str]:
+    return [
+        "-chardev", "null,id=minibios-milestones",
+        "-device", f"isa-debugcon,iobase={MILESTONE_PORT:#x},chardev=minibios-milestones",
+    ]  # fmt: skip
+
+
+def probe_steps(target: BootTarget, firmware: str) -> tuple[tuple[int, float], ...]:
+    """minibios's own marks, (value, seconds after reset release), up to kernel entry."""
+    workdir = Path(tempfile.mkdtemp(prefix="minibios-bench-"))
+    trace = workdir / "trace.log"
+    extra = [
+        "-D", str(trace),
+        "-msg", "timestamp=on",
+        "-trace", "memory_region_ops_write",
+        "-fw_cfg", f"name={STEP_MARKS_FILE},string=1",
+        *_milestone_console(),
+    ]  # fmt: skip
+    try:
+        with _ProbedBoot(target, firmware, extra, workdir) as boot:
+            boot.release_and_stop_at_kernel()
+            boot.finish()
+            start, end = boot.wall_released, boot.wall_kernel
+        with trace.open(errors="replace") as f:
+            events = [ev for ev in parse_events(f) if start <= ev.time <= end]
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return tuple((value, when - start) for when, value in port_writes(events, MILESTONE_PORT))
+
+
 def probe_counts(target: BootTarget, firmware: str) -> BootCounts:
     """An instruction-counted, traced boot: what happened from reset to kernel entry."""
     workdir = Path(tempfile.mkdtemp(prefix="minibios-bench-"))
@@ -220,8 +253,7 @@ def probe_counts(target: BootTarget, firmware: str) -> BootCounts:
         "-icount", f"shift=0,sleep=off,rr=record,rrfile={workdir / 'replay.bin'}",
         "-D", str(trace),
         "-msg", "timestamp=on",
-        "-chardev", "null,id=minibios-milestones",
-        "-device", f"isa-debugcon,iobase={MILESTONE_PORT:#x},chardev=minibios-milestones",
+        *_milestone_console(),
     ]  # fmt: skip
     for event in TRACE_EVENTS:
         extra += ["-trace", event]
