@@ -206,7 +206,7 @@ void mptable_setup(u32 rsdp)
 	static struct mp_config cfg; /* too big for the stack */
 	const u8 *madt = acpi_find_table(rsdp, "APIC");
 	u32 eax = 1, ebx, ecx = 0, edx;
-	u32 room = 16 + 44 + MP_MAX_CPUS * 20 + 16 * 8;
+	u32 room;
 	u8 *buf;
 	u32 used;
 
@@ -224,7 +224,8 @@ void mptable_setup(u32 rsdp)
 	cfg.cpu_signature = eax;
 	cfg.cpu_features = edx;
 	pci_mp_irqs(&cfg);
-	room += (cfg.pci_buses + 1) * 8 + cfg.npci_irqs * 8 + 32;
+	/* Floating pointer, header, CPUs, buses and I/O APIC, interrupt entries. */
+	room = 16 + 44 + cfg.ncpus * 20 + (cfg.pci_buses + 2) * 8 + (20 + cfg.npci_irqs) * 8;
 	buf = fseg_alloc(room, 16);
 	used = buf ? mptable_build(buf, room, (u32)(uptr)buf, &cfg) : 0;
 	if (!used)
