@@ -36,3 +36,12 @@ def make_elf(pvh_entry: int | None = 0x1000, machine: int = 62) -> bytes:
     )
     pnote = struct.pack("<IIQQQQQQ", 4, 4, note_off, 0, 0, len(note), len(note), 4)
     return header + load + pnote + note
+
+
+def make_bzimage_with_payload(payload: bytes, setup_sects: int = 4) -> bytes:
+    """A fake bzImage whose header points at `payload` (payload_offset 0x2cc, as Linux)."""
+    image = bytearray(make_bzimage(setup_sects=setup_sects, body=0x2CC + len(payload)))
+    struct.pack_into("<II", image, 0x248, 0x2CC, len(payload))
+    start = (setup_sects + 1) * 512 + 0x2CC
+    image[start : start + len(payload)] = payload
+    return bytes(image)

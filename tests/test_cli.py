@@ -9,34 +9,20 @@ from pathlib import Path
 
 import pytest
 from kernel_fakes import make_bzimage
-from vm_support import BOOT_APPEND, BootImages, minibios_cli, qemu_pids
+from vm_support import BOOT_APPEND, BootImages, minibios_cli, qemu_pids, run_cli
 
 from minibios.accel import AccelProbe
+from minibios.assets import cache_dir
 from minibios.kernel_image import inspect_kernel
+from minibios.machine import RUNTIME_DIR_PREFIX
 from minibios.preflight import initrd_limit
 from minibios.sizes import MIB, format_size
-
-CLI_TIMEOUT = 120
-
-
-def run_cli(
-    *args: str, tmpdir: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "TMPDIR": str(tmpdir), **(env or {})}
-    return subprocess.run(
-        [*minibios_cli(), *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        stdin=subprocess.DEVNULL,
-        timeout=CLI_TIMEOUT,
-        check=False,
-    )
+from minibios.vmlinux import extract_vmlinux
 
 
 def assert_no_leftovers(marker: str, tmpdir: Path) -> None:
     assert not qemu_pids(marker), "QEMU still running"
-    assert not list(tmpdir.glob("minibios-vm-*")), "temp dir left behind"
+    assert not list(tmpdir.glob(f"{RUNTIME_DIR_PREFIX}*")), "temp dir left behind"
 
 
 @pytest.fixture
@@ -84,16 +70,20 @@ def test_not_a_kernel(short_tmp: Path, marker: str, tmp_path: Path) -> None:
     assert_no_leftovers(marker, short_tmp)
 
 
+@pytest.mark.parametrize("entry", ["bzimage", "pvh"])
 def test_initrd_too_large(
-    short_tmp: Path, marker: str, tmp_path: Path, boot_images: BootImages
+    short_tmp: Path, marker: str, tmp_path: Path, boot_images: BootImages, entry: str
 ) -> None:
     kernel = boot_images.kernel.vmlinuz
     initrd = tmp_path / "huge.img"
     with open(initrd, "wb") as handle:
         handle.truncate(100 * MIB)  # sparse: only the size matters
     result = run_cli("run", "--kernel", str(kernel), "--initrd", str(initrd), "--memory", "128M",
-                     "--firmware", "seabios", "--", "-name", marker, tmpdir=short_tmp)  # fmt: skip
-    image = inspect_kernel(kernel)
+                     "--firmware", "seabios", "--entry", entry,
+                     "--", "-name", marker, tmpdir=short_tmp)  # fmt: skip
+    # The rule applies to what is booted: the bzImage, or the vmlinux PVH unpacks.
+    booted = kernel if entry == "bzimage" else extract_vmlinux(kernel, cache_dir()).path
+    image = inspect_kernel(booted)
     fits = format_size(initrd_limit(image, 128 * MIB))
     expect_usage_error(
         result,
@@ -248,6 +238,9 @@ def test_signal_kills_qemu(
 def test_demo(short_tmp: Path, firmware: str, boot_images: BootImages) -> None:
     result = run_cli("demo", "--firmware", firmware, tmpdir=short_tmp)
     assert result.returncode == 0, result.stdout + result.stderr
+    header, entry = result.stdout.splitlines()[:2]
+    assert header.startswith(f"minibios demo: Debian kernel {boot_images.kernel.version} on pc")
+    assert entry.startswith("minibios: entry pvh: vmlinux unpacked from the bzImage")
     assert "minibios: guest report:" in result.stdout
     assert "command line    console=ttyS0" in result.stdout
     assert "boot time (from QEMU start):" in result.stdout
@@ -258,3 +251,17 @@ def test_rom_command(short_tmp: Path) -> None:
     assert result.returncode == 0, result.stderr
     rom = Path(result.stdout.strip())
     assert rom.is_absolute() and rom.name == "minibios.rom" and rom.is_file()
+
+
+def test_closed_stdout_pipe_is_no_traceback(short_tmp: Path) -> None:
+    # `minibios rom | head -c0`: the reader is gone before minibios writes.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [*minibios_cli(), "rom"], stdout=write_end, stderr=subprocess.PIPE, text=True
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == 141
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr

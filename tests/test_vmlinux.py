@@ -14,11 +14,10 @@ import pytest
 import zstandard
 from hypothesis import given
 from hypothesis import strategies as st
-from kernel_fakes import make_bzimage, make_elf
+from kernel_fakes import make_bzimage_with_payload, make_elf
 
 from minibios.vmlinux import VmlinuxError, decompress_payload, extract_vmlinux
 
-SETUP_SECTS = 4
 ENTRY = 0x1000850
 
 
@@ -41,19 +40,11 @@ COMPRESSORS = {
 }
 
 
-def bzimage_with(payload: bytes) -> bytes:
-    image = bytearray(make_bzimage(setup_sects=SETUP_SECTS, body=0x2CC + len(payload)))
-    struct.pack_into("<II", image, 0x248, 0x2CC, len(payload))
-    start = (SETUP_SECTS + 1) * 512 + 0x2CC
-    image[start : start + len(payload)] = payload
-    return bytes(image)
-
-
 @pytest.mark.parametrize("compression", list(COMPRESSORS))
 def test_each_compression_unpacks_to_the_elf(compression: str, tmp_path: Path) -> None:
     elf = make_elf(pvh_entry=ENTRY) + bytes(100_000)  # something worth compressing
     kernel = tmp_path / "bzImage"
-    kernel.write_bytes(bzimage_with(COMPRESSORS[compression](elf)))
+    kernel.write_bytes(make_bzimage_with_payload(COMPRESSORS[compression](elf)))
     vm = extract_vmlinux(kernel, tmp_path / "cache")
     assert (vm.compression, vm.entry) == (compression, ENTRY)
     assert vm.path.read_bytes() == elf
@@ -63,7 +54,7 @@ def test_each_compression_unpacks_to_the_elf(compression: str, tmp_path: Path) -
 
 def test_a_kernel_without_pvh_note_is_refused(tmp_path: Path) -> None:
     kernel = tmp_path / "bzImage"
-    kernel.write_bytes(bzimage_with(gzip.compress(make_elf(pvh_entry=None))))
+    kernel.write_bytes(make_bzimage_with_payload(gzip.compress(make_elf(pvh_entry=None))))
     with pytest.raises(VmlinuxError, match="no PVH entry note"):
         extract_vmlinux(kernel, tmp_path)
 

@@ -1,9 +1,13 @@
 """Constants and helpers shared by the VM tests (conftest.py holds only fixtures)."""
 
+import os
+import selectors
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from minibios.assets import KernelAssets
 
@@ -17,6 +21,7 @@ BOOT_TIMEOUT = 90.0
 # sometimes hangs before /init, with any firmware (SeaBIOS too). Giving it the
 # TSC frequency skips the calibration; the value only has to be plausible.
 MICROVM_APPEND = "tsc_early_khz=2000000"
+CLI_TIMEOUT = 120
 
 
 @dataclass(frozen=True)
@@ -37,3 +42,36 @@ def qemu_pids(marker: str) -> list[int]:
 
 def minibios_cli() -> list[str]:
     return [sys.executable, "-m", "minibios"]
+
+
+def run_cli(
+    *args: str, tmpdir: Path, env: dict[str, str] | None = None, timeout: float = CLI_TIMEOUT
+) -> subprocess.CompletedProcess[str]:
+    """`minibios ARGS` with TMPDIR=tmpdir, so its temp files can be checked afterwards."""
+    full_env = {**os.environ, "TMPDIR": str(tmpdir), **(env or {})}
+    return subprocess.run(
+        [*minibios_cli(), *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def read_until(stream: IO[bytes] | None, needle: bytes, timeout: float) -> bytes:
+    """Read a child's pipe until `needle` appears; fail at the deadline."""
+    assert stream is not None
+    seen = b""
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        selector.register(stream, selectors.EVENT_READ)
+        while needle not in seen:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"no {needle!r} on the pipe; tail: {seen[-1000:]!r}"
+            if selector.select(remaining):
+                chunk = os.read(stream.fileno(), 1 << 16)
+                assert chunk, f"pipe closed before {needle!r}; tail: {seen[-1000:]!r}"
+                seen += chunk
+    return seen

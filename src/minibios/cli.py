@@ -1,6 +1,7 @@
-"""The `minibios` command: run, demo, bench, rom, build."""
+"""The `minibios` command: run, demo, bench, bench-parallel, rom, build."""
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -10,10 +11,13 @@ from types import FrameType
 from minibios import rom
 from minibios.assets import cache_dir, find_busybox, find_kernel
 from minibios.bench import BenchPlan, run_bench, stderr_progress, write_json
+from minibios.bench_parallel import ParallelPlan, render_parallel, run_parallel_bench
+from minibios.bench_parallel import write_json as write_parallel_json
 from minibios.bench_plot import render_svg
 from minibios.bench_table import render
 from minibios.boot_probe import BootTarget, FirmwareSpec
-from minibios.demo import DemoSettings, demo_config
+from minibios.demo import DemoSettings, demo_plan
+from minibios.entry_choice import AUTO, ENTRY_MODES, PVH, EntryChoice, choose_entry
 from minibios.errors import MinibiosError
 from minibios.firmware import resolve_firmware
 from minibios.initramfs import InitramfsSpec, build_initramfs
@@ -22,11 +26,11 @@ from minibios.preflight import RunRequest, check_file, preflight
 from minibios.qemu_config import BOOT_PROTOCOLS, DEFAULT_QEMU, QemuConfig
 from minibios.report_format import format_report, format_timing
 from minibios.session import BootOutcome, boot
-from minibios.vmlinux import extract_vmlinux
 
 EXIT_USAGE = 2
 EXIT_QEMU_FAILED = 4
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a pipeline's writer
 CONSOLE_TAIL_LINES = 15
 
 
@@ -53,17 +57,23 @@ def _add_vm_options(parser: argparse.ArgumentParser, default_timeout: float) -> 
         "--microvm-acpi", action="store_true", help="microvm only: let QEMU build ACPI tables"
     )
     parser.add_argument(
-        "--pvh",
-        action="store_true",
-        help="unpack the bzImage's vmlinux (cached) and boot it through its PVH entry: "
-        "no kernel copy by the firmware, no decompression in the guest",
+        "--entry",
+        choices=ENTRY_MODES,
+        default=AUTO,
+        help="pvh: unpack the bzImage's vmlinux (cached) and boot it through its PVH entry, "
+        "no kernel copy by the firmware, no decompression in the guest; bzimage: boot the "
+        "bzImage itself; auto (default): pvh when the kernel allows it, else bzimage",
+    )
+    # The option's earlier spelling, kept working for existing scripts.
+    parser.add_argument(
+        "--pvh", action="store_const", const=PVH, dest="entry", help=argparse.SUPPRESS
     )
     parser.add_argument(
         "--protocol",
         type=int,
         choices=BOOT_PROTOCOLS,
-        help="minibios only: enter Linux through its 16-bit setup code or straight in 32/64-bit "
-        "mode (default: 64-bit when the kernel has it)",
+        help="minibios only: enter the bzImage through its 16-bit setup code or straight in "
+        "32/64-bit mode (default: 64-bit when the kernel has it); implies --entry bzimage",
     )
     parser.add_argument(
         "--timeout",
@@ -109,6 +119,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--json", type=Path, help="write every raw run here")
     bench.add_argument("--plot", type=Path, help="write a timeline plot (.svg)")
+    parallel = commands.add_parser(
+        "bench-parallel",
+        help="wall time of N VMs booted at once against the same N one by one (TCG)",
+    )
+    parallel.add_argument("--vms", type=int, default=8, help="VMs per batch (default 8)")
+    parallel.add_argument("--kernel", help="kernel (default: the cached Debian cloud kernel)")
+    parallel.add_argument("--initrd", help="initrd (default: the demo initramfs)")
+    parallel.add_argument("--append", default="console=ttyS0 quiet panic=-1")
+    parallel.add_argument("--machine", default="pc", help="pc, q35 or microvm (default pc)")
+    parallel.add_argument("--memory", default="256M", help="RAM per VM (default 256M)")
+    parallel.add_argument(
+        "--firmware", default="minibios", help="minibios, seabios, qboot or a ROM file"
+    )
+    parallel.add_argument("--microvm-acpi", action="store_true")
+    parallel.add_argument(
+        "--timeout", type=float, default=300, help="seconds per VM before it is stopped (300)"
+    )
+    parallel.add_argument("--json", type=Path, help="write every VM's outcome here")
     commands.add_parser("rom", help="print the ROM path (building it if missing)")
     commands.add_parser("build", help="rebuild the ROM (make -C firmware)")
     return parser
@@ -150,17 +178,16 @@ def _boot_and_report(config: QemuConfig, timeout: float, stream: bool, demo: boo
     return outcome.exit_status
 
 
-def _pvh_kernel(kernel: str) -> str:
-    """The vmlinux of a bzImage, for --pvh (a clear error for a missing file)."""
-    path = check_file(kernel, "kernel")
-    return str(extract_vmlinux(path, cache_dir()).path)
+def _print_entry(choice: EntryChoice) -> None:
+    print(f"minibios: {choice.describe()}")
+    sys.stdout.flush()
 
 
 def _cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
-    if args.pvh and args.protocol:
-        raise UsageError("--pvh and --protocol are different ways in: give one")
+    kernel = check_file(args.kernel, "kernel")  # a clear error before anything else
+    choice = choose_entry(kernel, cache_dir(), args.entry, args.protocol)
     request = RunRequest(
-        kernel=_pvh_kernel(args.kernel) if args.pvh else args.kernel,
+        kernel=str(choice.kernel),
         initrd=args.initrd,
         append=args.append,
         machine=args.machine,
@@ -174,6 +201,7 @@ def _cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
         extra_args=tuple(extra),
     )
     config = preflight(request)
+    _print_entry(choice)
     return _boot_and_report(config, args.timeout, stream=True, demo=False)
 
 
@@ -186,16 +214,26 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         accel=args.accel,
         microvm_acpi=args.microvm_acpi,
         boot_protocol=args.protocol,
-        pvh=args.pvh,
+        entry=args.entry,
     )
-    config = demo_config(settings)
+    plan = demo_plan(settings)
+    config = plan.config
     print(
-        f"minibios demo: {config.kernel} on {config.machine}, {config.cpus} vCPU(s), "
-        f"{config.memory >> 20} MiB, firmware {args.firmware} ({config.firmware}), "
-        f"accel {config.accel}"
+        f"minibios demo: Debian kernel {plan.kernel_version} on {config.machine}, "
+        f"{config.cpus} vCPU(s), {config.memory >> 20} MiB, firmware {args.firmware} "
+        f"({config.firmware}), accel {config.accel}"
     )
-    sys.stdout.flush()
+    _print_entry(plan.entry)
     return _boot_and_report(config, args.timeout, stream=args.verbose, demo=True)
+
+
+def _default_assets(kernel: str | None, initrd: str | None) -> tuple[Path, Path]:
+    """The given kernel and initrd, else the cloud kernel and the demo initramfs."""
+    cache = cache_dir()
+    return (
+        Path(kernel) if kernel else find_kernel(cache).vmlinuz,
+        Path(initrd) if initrd else build_initramfs(InitramfsSpec(busybox=find_busybox()), cache),
+    )
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -207,13 +245,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     for spec in firmwares:
         # A clear error before any boot.
         resolve_firmware(FirmwareSpec.parse(spec).name, args.machine)
-    cache = cache_dir()
-    kernel = Path(args.kernel) if args.kernel else find_kernel(cache).vmlinuz
-    initrd = (
-        Path(args.initrd)
-        if args.initrd
-        else build_initramfs(InitramfsSpec(busybox=find_busybox()), cache)
-    )
+    kernel, initrd = _default_assets(args.kernel, args.initrd)
     preflight(
         RunRequest(
             kernel=str(kernel),
@@ -248,9 +280,50 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench_parallel(args: argparse.Namespace) -> int:
+    if args.vms < 1:
+        raise UsageError("--vms must be at least 1")
+    kernel, initrd = _default_assets(args.kernel, args.initrd)
+    config = preflight(
+        RunRequest(
+            kernel=str(kernel),
+            initrd=str(initrd),
+            append=args.append,
+            machine=args.machine,
+            memory=args.memory,
+            firmware=args.firmware,
+            accel="tcg",  # the figure is about TCG guests sharing the host's cores
+            microvm_acpi=args.microvm_acpi,
+        )
+    )
+    plan = ParallelPlan(config, args.firmware, args.vms, args.timeout)
+    result = run_parallel_bench(plan, stderr_progress)
+    print(render_parallel(result))
+    if args.json:
+        write_parallel_json(args.json, result)
+        print(f"minibios: every VM's outcome in {args.json}")
+    return 0 if result.ok else 1
+
+
 def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
     # SystemExit unwinds through `with Machine(...)`, which stops QEMU.
     raise SystemExit(128 + signum)
+
+
+def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:
+    if args.command == "run":
+        return _cmd_run(args, extra)
+    if args.command == "demo":
+        return _cmd_demo(args)
+    if args.command == "bench":
+        return _cmd_bench(args)
+    if args.command == "bench-parallel":
+        return _cmd_bench_parallel(args)
+    if args.command == "rom":
+        print(rom.rom_path())
+        return 0
+    print(rom.build())
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -267,17 +340,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(args_list)
         if extra and args.command != "run":
             raise UsageError("extra QEMU arguments after `--` are only accepted by `run`")
-        if args.command == "run":
-            return _cmd_run(args, extra)
-        if args.command == "demo":
-            return _cmd_demo(args)
-        if args.command == "bench":
-            return _cmd_bench(args)
-        if args.command == "rom":
-            print(rom.rom_path())
-            return 0
-        print(rom.build())
-        return 0
+        status = _dispatch(args, extra)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return status
+    except BrokenPipeError:
+        # The reader went away (`minibios run | head`); QEMU is stopped already, as
+        # the error unwound through the Machine. Nothing more goes to that pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except (UsageError, MinibiosError) as exc:
         print(f"minibios: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -3,10 +3,10 @@
 from dataclasses import dataclass
 
 from minibios.assets import cache_dir, find_busybox, find_kernel
+from minibios.entry_choice import AUTO, EntryChoice, choose_entry
 from minibios.initramfs import InitramfsSpec, build_initramfs
 from minibios.preflight import RunRequest, preflight
 from minibios.qemu_config import QemuConfig
-from minibios.vmlinux import extract_vmlinux
 
 # panic=-1: a panicking guest resets at once (and QEMU exits, -no-reboot)
 # instead of hanging until the timeout.
@@ -22,17 +22,24 @@ class DemoSettings:
     accel: str = "auto"
     microvm_acpi: bool = False
     boot_protocol: int | None = None
-    pvh: bool = False
+    entry: str = AUTO
 
 
-def demo_config(settings: DemoSettings) -> QemuConfig:
-    """Find the assets, build (or reuse) the initramfs and validate the run."""
+@dataclass(frozen=True)
+class DemoPlan:
+    config: QemuConfig
+    entry: EntryChoice
+    kernel_version: str
+
+
+def demo_plan(settings: DemoSettings) -> DemoPlan:
+    """Find the assets, build (or reuse) the initramfs, pick the entry, validate the run."""
     cache = cache_dir()
     kernel = find_kernel(cache)
     initrd = build_initramfs(InitramfsSpec(busybox=find_busybox()), cache)
-    vmlinuz = extract_vmlinux(kernel.vmlinuz, cache).path if settings.pvh else kernel.vmlinuz
+    entry = choose_entry(kernel.vmlinuz, cache, settings.entry, settings.boot_protocol)
     request = RunRequest(
-        kernel=str(vmlinuz),
+        kernel=str(entry.kernel),
         initrd=str(initrd),
         append=DEMO_APPEND,
         machine=settings.machine,
@@ -43,4 +50,4 @@ def demo_config(settings: DemoSettings) -> QemuConfig:
         microvm_acpi=settings.microvm_acpi,
         boot_protocol=settings.boot_protocol,
     )
-    return preflight(request)
+    return DemoPlan(preflight(request), entry, kernel.version)

@@ -33,6 +33,8 @@ HALT_GRACE = 1.0
 POLL_INTERVAL = 0.05
 QMP_COMMAND_TIMEOUT = 2.0
 PR_SET_PDEATHSIG = 1
+# The private temp dir of each VM (QMP socket, QEMU's stderr) is named with this.
+RUNTIME_DIR_PREFIX = "minibios-vm-"
 
 
 class VmEnd(enum.Enum):
@@ -221,7 +223,7 @@ class Machine:
         if self._proc is not None:
             raise MachineError("a Machine can only be started once")
         # mkdtemp makes the directory mode 0700: only we can reach the socket.
-        self._tmpdir = Path(tempfile.mkdtemp(prefix="minibios-vm-"))
+        self._tmpdir = Path(tempfile.mkdtemp(prefix=RUNTIME_DIR_PREFIX))
         try:
             self._launch()
             self._connect_qmp()
@@ -322,6 +324,8 @@ class Machine:
                     break
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, sig)
+                    # A stopped (SIGSTOP, ^Z) QEMU only acts on SIGTERM once continued.
+                    os.killpg(proc.pid, signal.SIGCONT)
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(self._stop_grace)
         finally:

@@ -1,0 +1,78 @@
+"""Which way into the kernel `run` and `demo` take: PVH whenever the kernel allows it.
+
+Booting the unpacked vmlinux through its PVH entry skips the firmware's kernel
+copy and the guest's decompression; under TCG that is 10-15 % of the whole boot,
+for every firmware (README, Benchmark). So `--entry auto`, the default, unpacks a
+bzImage's vmlinux (once, cached by the bzImage's hash) and boots it through PVH,
+and falls back to the bzImage, saying why, when that cannot work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from minibios.errors import MinibiosError
+from minibios.kernel_image import ElfKernel, inspect_kernel
+from minibios.vmlinux import VmlinuxError, extract_vmlinux
+
+AUTO, PVH, BZIMAGE = "auto", "pvh", "bzimage"
+ENTRY_MODES = (AUTO, PVH, BZIMAGE)
+# An ELF kernel without a PVH note (a multiboot one, say): QEMU loads it as it is.
+ELF = "elf"
+
+
+class EntryError(MinibiosError):
+    """The requested way in does not fit the kernel or the other options."""
+
+
+@dataclass(frozen=True)
+class EntryChoice:
+    kernel: Path  # what QEMU gets as -kernel
+    entry: str  # PVH, BZIMAGE or ELF
+    reason: str  # why, in a few words, for the user
+
+    def describe(self) -> str:
+        return f"entry {self.entry}: {self.reason}"
+
+
+def _elf_choice(kernel: Path, image: ElfKernel, mode: str, protocol: int | None) -> EntryChoice:
+    if mode == BZIMAGE or protocol is not None:
+        what = "--entry bzimage" if mode == BZIMAGE else "--protocol"
+        raise EntryError(f"{what} enters a bzImage, but {kernel} is an ELF kernel")
+    if image.pvh_entry is not None:
+        return EntryChoice(kernel, PVH, "ELF kernel with a PVH note, loaded by QEMU")
+    if mode == PVH:
+        raise EntryError(f"{kernel} has no PVH entry note (built without CONFIG_PVH)")
+    return EntryChoice(kernel, ELF, "ELF kernel without a PVH note, loaded by QEMU as it is")
+
+
+def choose_entry(
+    kernel: Path, cache: Path, mode: str = AUTO, protocol: int | None = None
+) -> EntryChoice:
+    """Decide how to boot `kernel`; unpacks (or reuses) its vmlinux for PVH.
+
+    `protocol` (16/32/64) picks how minibios enters a bzImage, so with `auto` it
+    means the bzImage, and with `pvh` it is a contradiction.
+    """
+    if mode not in ENTRY_MODES:
+        raise EntryError(f"unknown entry {mode!r} (choose from {', '.join(ENTRY_MODES)})")
+    if mode == PVH and protocol is not None:
+        raise EntryError("--entry pvh and --protocol are different ways in: give one")
+    image = inspect_kernel(kernel)
+    if isinstance(image, ElfKernel):
+        return _elf_choice(kernel, image, mode, protocol)
+    if mode == BZIMAGE:
+        return EntryChoice(kernel, BZIMAGE, "asked for with --entry bzimage")
+    if protocol is not None:
+        return EntryChoice(kernel, BZIMAGE, f"--protocol {protocol} enters the bzImage")
+    try:
+        vmlinux = extract_vmlinux(kernel, cache)
+    except (VmlinuxError, OSError) as exc:
+        why = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) else str(exc)
+        if mode == PVH:
+            raise EntryError(f"cannot boot {kernel} through PVH: {why}") from None
+        return EntryChoice(kernel, BZIMAGE, f"no usable PVH entry: {why}")
+    return EntryChoice(
+        vmlinux.path, PVH, f"vmlinux unpacked from the bzImage ({vmlinux.compression}, cached)"
+    )
