@@ -61,7 +61,7 @@ METHOD = {
     "(query-replay gives guest instructions) and QEMU's trace of every device access and "
     "fw_cfg select, counted between reset release and the kernel-entry breakpoint",
     "rss": "VmHWM of the QEMU process when /init reports",
-    "steps": "minibios only: one more run per counting run, with fw_cfg's "
+    "steps": "minibios only: one more run after each timing run, with fw_cfg's "
     "opt/minibios/step-marks asking it to mark the end of each step on port 0xf4 "
     "(QEMU's trace timestamps the writes); the time from one mark to the next",
     "milestones": "minibios writes 1 (entry), 2 (kernel load), 3 (16-bit kernel entry) to port "
@@ -135,10 +135,11 @@ Progress = Callable[[str], None]
 
 
 def run_bench(plan: BenchPlan, progress: Progress | None = None) -> list[FirmwareResult]:
-    """Timing runs interleaved (A B C A B C ...), then the counting runs."""
+    """Timing runs interleaved (A B C A B C ...), each minibios one followed by a step
+    run, then the counting runs."""
     results = {name: FirmwareResult(name) for name in plan.firmwares}
     stepped = [name for name in plan.firmwares if FirmwareSpec.parse(name).name == "minibios"]
-    total = (plan.runs + plan.count_runs) * len(plan.firmwares) + plan.count_runs * len(stepped)
+    total = (plan.runs + plan.count_runs) * len(plan.firmwares) + plan.runs * len(stepped)
     done = 0
     for run in range(plan.runs):
         for name in plan.firmwares:
@@ -151,6 +152,11 @@ def run_bench(plan: BenchPlan, progress: Progress | None = None) -> list[Firmwar
                     f"{(timing.kernel_entry - timing.firmware_entry) * 1e3:.1f} ms, "
                     f"total {timing.poweroff * 1e3:.0f} ms"
                 )
+            if name in stepped:
+                results[name].steps.append(probe_steps(plan.target, name))
+                done += 1
+                if progress:
+                    progress(f"[{done}/{total}] {name} steps {run + 1}")
     for run in range(plan.count_runs):
         for name in plan.firmwares:
             counts = probe_counts(plan.target, name)
@@ -161,11 +167,6 @@ def run_bench(plan: BenchPlan, progress: Progress | None = None) -> list[Firmwar
                     f"[{done}/{total}] {name} count {run + 1}: {counts.accesses.total} "
                     f"accesses, {counts.instructions} instructions"
                 )
-        for name in stepped:
-            results[name].steps.append(probe_steps(plan.target, name))
-            done += 1
-            if progress:
-                progress(f"[{done}/{total}] {name} steps {run + 1}")
     return list(results.values())
 
 
