@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from vm_support import BOOT_APPEND, BOOT_TIMEOUT, MICROVM_APPEND, qemu_pids
 
-from minibios.assets import KernelAssets, cache_dir, find_busybox
+from minibios.assets import KernelAssets, find_busybox
 from minibios.init_script import DISK_WRITE_FLAG
 from minibios.initramfs import InitramfsSpec, build_initramfs, find_modules
 from minibios.machine import Machine, VmEnd
@@ -25,7 +25,8 @@ TRANSPORT = {"pc": "virtio_pci", "q35": "virtio_pci", "microvm": "virtio_mmio"}
 def disk_initrd(kernel: KernelAssets, machine: str, payload: Path) -> Path:
     modules = find_modules(kernel.modules_dir, (TRANSPORT[machine], "virtio_blk"))
     spec = InitramfsSpec(busybox=find_busybox(), payload=payload, modules=modules)
-    return build_initramfs(spec, cache_dir())
+    # The payload is this test's own: build beside it, not in the user's cache.
+    return build_initramfs(spec, payload.parent)
 
 
 @pytest.mark.parametrize("machine", ["pc", "q35", "microvm"])
