@@ -20,7 +20,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +29,14 @@ from minibios.errors import MinibiosError
 from minibios.gdb_remote import GdbRemote
 from minibios.machine import Machine, VmEnd
 from minibios.report import REPORT_RE
-from minibios.trace_log import TRACE_EVENTS, AccessCounts, count_window, parse_events, port_writes
+from minibios.trace_log import (
+    TRACE_EVENTS,
+    AccessCounts,
+    TraceEvent,
+    count_window,
+    parse_events,
+    port_writes,
+)
 from minibios.vmlinux import extract_vmlinux
 
 SETUP_ENTRY = 0x10200  # 16-bit protocol: setup code at 0x1020:0000 (QEMU puts it at 0x10000)
@@ -215,64 +222,75 @@ def probe_timing(target: BootTarget, firmware: str) -> BootTiming:
     return BootTiming(released, setup, kernel, init, poweroff, rss)
 
 
-def _milestone_console() -> list[str]:
-    return [
+@dataclass(frozen=True)
+class _TraceWindow:
+    """QEMU's trace events from reset release to kernel entry (host wall-clock times)."""
+
+    events: list[TraceEvent]
+    start: float
+    end: float
+
+    def milestones(self) -> tuple[tuple[int, float], ...]:
+        """Writes to the milestone port: (value, seconds after reset release)."""
+        return tuple(
+            (value, when - self.start) for when, value in port_writes(self.events, MILESTONE_PORT)
+        )
+
+
+def _traced_boot(
+    target: BootTarget,
+    firmware: str,
+    trace_events: Sequence[str],
+    extra: Sequence[str] = (),
+    *,
+    record: bool = False,
+    at_kernel: Callable[[_ProbedBoot], None] | None = None,
+) -> _TraceWindow:
+    """A boot with QEMU's trace (and, if asked, -icount record/replay) and a debug
+    console on the milestone port; at_kernel runs while the VM is stopped there."""
+    workdir = Path(tempfile.mkdtemp(prefix="minibios-bench-"))
+    trace = workdir / "trace.log"
+    args = [
+        *extra,
+        "-D", str(trace),
+        "-msg", "timestamp=on",
         "-chardev", "null,id=minibios-milestones",
         "-device", f"isa-debugcon,iobase={MILESTONE_PORT:#x},chardev=minibios-milestones",
     ]  # fmt: skip
-
-
-def probe_steps(target: BootTarget, firmware: str) -> tuple[tuple[int, float], ...]:
-    """minibios's own marks, (value, seconds after reset release), up to kernel entry."""
-    workdir = Path(tempfile.mkdtemp(prefix="minibios-bench-"))
-    trace = workdir / "trace.log"
-    extra = [
-        "-D", str(trace),
-        "-msg", "timestamp=on",
-        "-trace", "memory_region_ops_write",
-        "-fw_cfg", f"name={STEP_MARKS_FILE},string=1",
-        *_milestone_console(),
-    ]  # fmt: skip
+    if record:
+        args += ["-icount", f"shift=0,sleep=off,rr=record,rrfile={workdir / 'replay.bin'}"]
+    for event in trace_events:
+        args += ["-trace", event]
     try:
-        with _ProbedBoot(target, firmware, extra, workdir) as boot:
-            boot.release_and_stop_at_kernel()
+        with _ProbedBoot(target, firmware, args, workdir) as boot:
+            boot.release_and_stop_at_kernel(
+                (lambda: at_kernel(boot)) if at_kernel is not None else None
+            )
             boot.finish()
             start, end = boot.wall_released, boot.wall_kernel
         with trace.open(errors="replace") as f:
             events = [ev for ev in parse_events(f) if start <= ev.time <= end]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    return tuple((value, when - start) for when, value in port_writes(events, MILESTONE_PORT))
+    return _TraceWindow(events, start, end)
+
+
+def probe_steps(target: BootTarget, firmware: str) -> tuple[tuple[int, float], ...]:
+    """minibios's own marks, (value, seconds after reset release), up to kernel entry."""
+    fw_cfg = ["-fw_cfg", f"name={STEP_MARKS_FILE},string=1"]
+    return _traced_boot(target, firmware, ["memory_region_ops_write"], fw_cfg).milestones()
 
 
 def probe_counts(target: BootTarget, firmware: str) -> BootCounts:
     """An instruction-counted, traced boot: what happened from reset to kernel entry."""
-    workdir = Path(tempfile.mkdtemp(prefix="minibios-bench-"))
-    trace = workdir / "trace.log"
-    extra = [
-        "-icount", f"shift=0,sleep=off,rr=record,rrfile={workdir / 'replay.bin'}",
-        "-D", str(trace),
-        "-msg", "timestamp=on",
-        *_milestone_console(),
-    ]  # fmt: skip
-    for event in TRACE_EVENTS:
-        extra += ["-trace", event]
     instructions: list[int] = []
-    try:
-        with _ProbedBoot(target, firmware, extra, workdir) as boot:
 
-            def read_icount() -> None:
-                instructions.append(int(boot.vm.qmp.cmd("query-replay")["icount"]))
+    def read_icount(boot: _ProbedBoot) -> None:
+        instructions.append(int(boot.vm.qmp.cmd("query-replay")["icount"]))
 
-            boot.release_and_stop_at_kernel(read_icount)
-            boot.finish()
-            start, end = boot.wall_released, boot.wall_kernel
-        with trace.open(errors="replace") as f:
-            events = list(parse_events(f))
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    window = [ev for ev in events if start <= ev.time <= end]
-    milestones = tuple((value, when - start) for when, value in port_writes(window, MILESTONE_PORT))
+    window = _traced_boot(target, firmware, TRACE_EVENTS, record=True, at_kernel=read_icount)
     return BootCounts(
-        count_window(window, start, end), instructions[0] if instructions else None, milestones
+        count_window(window.events, window.start, window.end),
+        instructions[0] if instructions else None,
+        window.milestones(),
     )
