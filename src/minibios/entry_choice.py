@@ -1,7 +1,7 @@
 """Which way into the kernel `run` and `demo` take: PVH whenever the kernel allows it.
 
 Booting the unpacked vmlinux through its PVH entry skips the firmware's kernel
-copy and the guest's decompression; under TCG that is 10-15 % of the whole boot,
+copy and the guest's decompression; under TCG that is 15-20 % of the whole boot,
 for every firmware (README, Benchmark). So `--entry auto`, the default, unpacks a
 bzImage's vmlinux (once, cached by the bzImage's hash) and boots it through PVH,
 and falls back to the bzImage, saying why, when that cannot work.
