@@ -62,11 +62,13 @@ u8 pci_pirq_irq(unsigned pirq)
 	return (u8)(PIRQ_ROUTING >> (8 * (pirq & 3)));
 }
 
+#define PIR_SIZE (sizeof(struct pir_header) + PCI_SLOTS * sizeof(struct pir_slot))
+
 u32 pir_build(u8 *buf, u32 room, enum chipset chipset)
 {
 	struct pir_header *hdr = (void *)buf;
 	struct pir_slot *slots = (void *)(hdr + 1);
-	u32 size = sizeof(*hdr) + PCI_SLOTS * sizeof(*slots);
+	u32 size = PIR_SIZE;
 	int q35 = chipset == CHIPSET_Q35;
 
 	if (chipset == CHIPSET_NONE || room < size)
@@ -97,13 +99,12 @@ u32 pir_build(u8 *buf, u32 room, enum chipset chipset)
 
 void pir_setup(void)
 {
-	u32 room = sizeof(struct pir_header) + PCI_SLOTS * sizeof(struct pir_slot);
 	u8 *buf;
 
 	if (platform.chipset == CHIPSET_NONE)
 		return;
-	buf = fseg_alloc(room, 16);
-	if (!buf || !pir_build(buf, room, platform.chipset))
+	buf = fseg_alloc(PIR_SIZE, 16);
+	if (!buf || !pir_build(buf, PIR_SIZE, platform.chipset))
 		warn("$PIR table: no room in the F segment");
 }
 
