@@ -141,32 +141,33 @@ def run_bench(plan: BenchPlan, progress: Progress | None = None) -> list[Firmwar
     stepped = [name for name in plan.firmwares if FirmwareSpec.parse(name).name == "minibios"]
     total = (plan.runs + plan.count_runs) * len(plan.firmwares) + plan.runs * len(stepped)
     done = 0
+
+    def tick(what: str) -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(f"[{done}/{total}] {what}")
+
     for run in range(plan.runs):
         for name in plan.firmwares:
             timing = probe_timing(plan.target, name)
             results[name].timings.append(timing)
-            done += 1
-            if progress:
-                progress(
-                    f"[{done}/{total}] {name} run {run + 1}: firmware "
-                    f"{(timing.kernel_entry - timing.firmware_entry) * 1e3:.1f} ms, "
-                    f"total {timing.poweroff * 1e3:.0f} ms"
-                )
+            tick(
+                f"{name} run {run + 1}: firmware "
+                f"{(timing.kernel_entry - timing.firmware_entry) * 1e3:.1f} ms, "
+                f"total {timing.poweroff * 1e3:.0f} ms"
+            )
             if name in stepped:
                 results[name].steps.append(probe_steps(plan.target, name))
-                done += 1
-                if progress:
-                    progress(f"[{done}/{total}] {name} steps {run + 1}")
+                tick(f"{name} steps {run + 1}")
     for run in range(plan.count_runs):
         for name in plan.firmwares:
             counts = probe_counts(plan.target, name)
             results[name].counts.append(counts)
-            done += 1
-            if progress:
-                progress(
-                    f"[{done}/{total}] {name} count {run + 1}: {counts.accesses.total} "
-                    f"accesses, {counts.instructions} instructions"
-                )
+            tick(
+                f"{name} count {run + 1}: {counts.accesses.total} "
+                f"accesses, {counts.instructions} instructions"
+            )
     return list(results.values())
 
 
