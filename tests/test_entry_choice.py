@@ -58,9 +58,10 @@ def test_auto_unpacks_a_bzimage_and_boots_its_vmlinux(pvh_bzimage: Path, tmp_pat
     ("payload", "why"),
     [
         (LZO_PAYLOAD, "lzo-compressed kernels are not supported"),
-        (gzip.compress(make_elf(pvh_entry=None)), "no PVH entry note"),
+        (gzip.compress(make_elf(pvh_entry=None), mtime=0), "no PVH entry note"),
         (b"\x00" * 64, "unknown payload compression"),
     ],
+    ids=["lzo", "no-pvh-note", "unknown-compression"],
 )
 def test_auto_falls_back_to_the_bzimage_and_says_why(
     payload: bytes, why: str, tmp_path: Path
