@@ -11,11 +11,13 @@ from vm_support import (
     qemu_pids,
 )
 
+from minibios.accel import choose_accel
 from minibios.assets import cache_dir, find_busybox
 from minibios.initramfs import InitramfsSpec, build_initramfs, find_module
 from minibios.machine import Machine, VmEnd
 from minibios.report import REPORT_RE, GuestReport, ReportError, parse_report_json
 from minibios.sizes import MIB, parse_memory
+from minibios.tsc import tsc_hint_khz
 
 pytestmark = pytest.mark.boot
 
@@ -67,7 +69,8 @@ def test_boot_with_payload(
     append = f'{BOOT_APPEND} minibios.machine={machine} test="quoted value" path=C:\\dir'
     report, end = boot_report(machine, firmware, boot_images, marker, append)
     assert end is VmEnd.POWERED_OFF
-    assert report.cmdline == append
+    told_tsc = tsc_hint_khz(machine, choose_accel("auto"), append)  # added on microvm
+    assert report.cmdline == (f"{append} tsc_early_khz={told_tsc}" if told_tsc else append)
     assert report.cpus == 1 and report.nproc_cpuinfo == 1
     ram = parse_memory(MEMORY)
     assert report.memtotal_kb is not None

@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 from kernel_fakes import make_bzimage
-from vm_support import BOOT_APPEND, BootImages, minibios_cli, qemu_pids, run_cli
+from vm_support import (
+    BOOT_APPEND,
+    BootImages,
+    minibios_cli,
+    qemu_pids,
+    run_cli,
+)
 
 from minibios.accel import AccelProbe
 from minibios.assets import cache_dir
@@ -155,6 +161,25 @@ def test_run_powers_off(
     assert f"payload sha256  {boot_images.payload_sha256}" in result.stdout
     assert "minibios: guest powered off" in result.stdout
     assert "s to the report" in result.stdout and "s to powered off" in result.stdout
+    assert_no_leftovers(marker, short_tmp)
+
+
+@pytest.mark.boot
+@pytest.mark.parametrize("acpi", [[], ["--no-microvm-acpi"]], ids=["default", "no-acpi"])
+def test_microvm_run_cpus(
+    acpi: list[str], short_tmp: Path, marker: str, firmware: str, boot_images: BootImages
+) -> None:
+    """microvm's ACPI is on unless refused: the cloud kernel reads no MP table, so
+    without ACPI it sees one CPU and cannot power off (it halts; we notice that)."""
+    result = run_cli("run", "--kernel", str(boot_images.kernel.vmlinuz),
+                     "--initrd", str(boot_images.plain_initrd),
+                     "--append", BOOT_APPEND,
+                     "--machine", "microvm", "--cpus", "2", *acpi, "--firmware", firmware,
+                     "--timeout", "90", "--", "-name", marker, tmpdir=short_tmp)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    cpus = 1 if acpi else 2
+    assert f"CPUs online     {cpus} ({cpus} in /proc/cpuinfo)" in result.stdout
+    assert "minibios: guest powered off" in result.stdout
     assert_no_leftovers(marker, short_tmp)
 
 

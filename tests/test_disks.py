@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from vm_support import BOOT_APPEND, BOOT_TIMEOUT, MICROVM_APPEND, qemu_pids
+from vm_support import BOOT_APPEND, BOOT_TIMEOUT, qemu_pids
 
 from minibios.assets import KernelAssets, find_busybox
 from minibios.init_script import DISK_WRITE_FLAG
@@ -43,8 +43,6 @@ def test_guest_writes_reach_the_disk_image(
     with open(disk, "wb") as handle:
         handle.truncate(8 * MIB)
     append = f"{BOOT_APPEND} {DISK_WRITE_FLAG}"
-    if machine == "microvm":
-        append += f" {MICROVM_APPEND}"
     with Machine(
         kernel=kernel_assets.vmlinuz,
         initrd=disk_initrd(kernel_assets, machine, payload),

@@ -11,7 +11,15 @@ from kernel_fakes import make_bzimage_with_payload, make_elf
 from vm_support import BOOT_APPEND, BootImages, qemu_pids, run_cli
 
 from minibios.assets import cache_dir
-from minibios.entry_choice import BZIMAGE, ELF, PVH, EntryChoice, EntryError, choose_entry
+from minibios.entry_choice import (
+    BZIMAGE,
+    ELF,
+    PVH,
+    EntryChoice,
+    EntryError,
+    choose_entry,
+    pvh_blocker,
+)
 from minibios.kernel_image import KernelImageError
 from minibios.vmlinux import extract_vmlinux
 
@@ -83,6 +91,25 @@ def test_auto_falls_back_when_the_cache_cannot_be_written(
     assert choice.reason.startswith("no usable PVH entry: ")
     with pytest.raises(EntryError, match="through PVH"):
         choose_entry(pvh_bzimage, cache, PVH)
+
+
+def test_a_firmware_that_breaks_pvh_keeps_auto_on_the_bzimage(
+    pvh_bzimage: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    blocker = pvh_blocker("seabios", "microvm", microvm_acpi=True)
+    assert blocker == "SeaBIOS's microvm build with ACPI crashes PVH kernels"
+    choice = choose_entry(pvh_bzimage, cache, blocker=blocker)
+    assert choice == EntryChoice(pvh_bzimage, BZIMAGE, f"not PVH: {blocker}")
+    assert not cache.exists()
+    assert choose_entry(pvh_bzimage, cache, PVH, blocker=blocker).entry == PVH  # asked: tried
+    for firmware, machine, acpi in [
+        ("seabios", "microvm", False),
+        ("seabios", "pc", True),
+        ("qboot", "microvm", True),
+        ("minibios", "microvm", True),
+    ]:
+        assert pvh_blocker(firmware, machine, acpi) is None
 
 
 def test_protocol_means_the_bzimage(pvh_bzimage: Path, tmp_path: Path) -> None:
@@ -203,4 +230,22 @@ def test_run_falls_back_to_the_bzimage(
     assert result.returncode == 3, result.stdout + result.stderr
     assert result.stdout.splitlines()[0] == f"minibios: entry bzimage: {LZO_REASON}"
     assert log.read_bytes() == THROUGH_BZIMAGE
+    assert not qemu_pids(marker)
+
+
+@pytest.mark.boot
+def test_seabios_on_microvm_boots_through_the_bzimage(
+    boot_images: BootImages, short_tmp: Path, marker: str
+) -> None:
+    """Through PVH this boot crashes in most runs (SeaBIOS's doing); auto avoids it."""
+    result = run_cli("run", "--kernel", str(boot_images.kernel.vmlinuz),
+                     "--initrd", str(boot_images.plain_initrd), "--append", BOOT_APPEND,
+                     "--firmware", "seabios", "--machine", "microvm", "--cpus", "2",
+                     "--timeout", "90", "--", "-name", marker, tmpdir=short_tmp)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[0] == (
+        "minibios: entry bzimage: not PVH: SeaBIOS's microvm build with ACPI crashes PVH kernels"
+    )
+    assert "CPUs online     2 (2 in /proc/cpuinfo)" in result.stdout
+    assert "minibios: guest powered off" in result.stdout
     assert not qemu_pids(marker)

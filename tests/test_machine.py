@@ -114,6 +114,7 @@ def test_halted_guest_counts_as_powered_off(
         initrd=boot_images.plain_initrd,
         append=BOOT_APPEND,
         machine="microvm",
+        microvm_acpi=False,
         firmware=firmware,
         extra_args=["-name", marker],
     ) as vm:

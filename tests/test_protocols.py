@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from kernel_fakes import make_bzimage
-from vm_support import BOOT_APPEND, BOOT_TIMEOUT, MICROVM_APPEND, BootImages, qemu_pids
+from vm_support import BOOT_APPEND, BOOT_TIMEOUT, BootImages, qemu_pids
 
 from minibios.assets import cache_dir
 from minibios.boot_probe import FirmwareSpec, FirmwareSpecError
@@ -16,14 +16,13 @@ from minibios.vmlinux import extract_vmlinux
 
 
 def boot(machine: str, protocol: int | str, images: BootImages, marker: str) -> GuestReport:
-    append = f"{BOOT_APPEND} {MICROVM_APPEND}" if machine == "microvm" else BOOT_APPEND
     pvh = protocol == "pvh"
     with Machine(
         kernel=extract_vmlinux(images.kernel.vmlinuz, cache_dir()).path
         if pvh
         else images.kernel.vmlinuz,
         initrd=images.payload_initrd,
-        append=append,
+        append=BOOT_APPEND,
         machine=machine,
         cpus=2,
         memory="512M",

@@ -57,11 +57,12 @@ def test_pc_defaults_and_optional_parts() -> None:
 
 
 def test_microvm() -> None:
+    # ACPI on by default, as QEMU has it: the CPUs and power-off come through it.
     assert QemuConfig(machine="microvm").machine_arg() == (
-        "microvm,x-option-roms=off,acpi=off,rtc=on"
+        "microvm,x-option-roms=off,acpi=on,rtc=on"
     )
-    with_acpi = QemuConfig(machine="microvm", microvm_acpi=True, microvm_option_roms=True)
-    assert with_acpi.machine_arg() == "microvm,x-option-roms=on,acpi=on,rtc=on"
+    bare = QemuConfig(machine="microvm", microvm_acpi=False, microvm_option_roms=True)
+    assert bare.machine_arg() == "microvm,x-option-roms=on,acpi=off,rtc=on"
 
 
 def test_kvm_uses_host_cpu() -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-from vm_support import BOOT_APPEND, BOOT_TIMEOUT, MICROVM_APPEND, BootImages, qemu_pids
+from vm_support import BOOT_APPEND, BOOT_TIMEOUT, BootImages, qemu_pids
 
 from minibios.assets import KernelAssets, cache_dir, find_busybox
 from minibios.init_script import HOLD_FLAG
@@ -44,11 +44,10 @@ class Vm:
     append: str = BOOT_APPEND
 
     def start(self, firmware: str, kernel: Path, initrd: Path, marker: str) -> Machine:
-        append = f"{self.append} {MICROVM_APPEND}" if self.machine == "microvm" else self.append
         return Machine(
             kernel=kernel,
             initrd=initrd,
-            append=append,
+            append=self.append,
             machine=self.machine,
             cpus=self.cpus,
             memory=self.memory,

@@ -59,7 +59,7 @@ class BootTarget:
     append: str
     machine: str = "pc"
     memory: str = "512M"
-    microvm_acpi: bool = False
+    microvm_acpi: bool = True
     timeout: float = 120.0
 
 

@@ -17,7 +17,14 @@ from minibios.bench_plot import render_svg
 from minibios.bench_table import render
 from minibios.boot_probe import BootTarget, FirmwareSpec
 from minibios.demo import DemoSettings, demo_plan
-from minibios.entry_choice import AUTO, ENTRY_MODES, PVH, EntryChoice, choose_entry
+from minibios.entry_choice import (
+    AUTO,
+    ENTRY_MODES,
+    PVH,
+    EntryChoice,
+    choose_entry,
+    pvh_blocker,
+)
 from minibios.errors import MinibiosError
 from minibios.firmware import resolve_firmware
 from minibios.initramfs import InitramfsSpec, build_initramfs
@@ -26,6 +33,7 @@ from minibios.preflight import RunRequest, check_file, preflight
 from minibios.qemu_config import BOOT_PROTOCOLS, DEFAULT_QEMU, QemuConfig
 from minibios.report_format import format_report, format_timing
 from minibios.session import BootOutcome, boot
+from minibios.tsc import TSC_OPTION
 
 EXIT_USAGE = 2
 EXIT_QEMU_FAILED = 4
@@ -43,6 +51,17 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _add_microvm_acpi_option(parser: argparse.ArgumentParser) -> None:
+    # On by default, as in QEMU: without ACPI a kernel lacking MP-table support
+    # (Debian's cloud kernel) sees one CPU whatever -smp says, and cannot power off.
+    parser.add_argument(
+        "--microvm-acpi",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="microvm only: let QEMU build ACPI tables (default on)",
+    )
+
+
 def _add_vm_options(parser: argparse.ArgumentParser, default_timeout: float) -> None:
     parser.add_argument("--machine", default="pc", help="pc, q35 or microvm (default pc)")
     parser.add_argument("--cpus", type=int, default=1, help="vCPUs (default 1)")
@@ -53,9 +72,7 @@ def _add_vm_options(parser: argparse.ArgumentParser, default_timeout: float) -> 
         help="minibios, seabios, qboot or a ROM file (default minibios)",
     )
     parser.add_argument("--accel", default="auto", help="auto, kvm or tcg (default auto)")
-    parser.add_argument(
-        "--microvm-acpi", action="store_true", help="microvm only: let QEMU build ACPI tables"
-    )
+    _add_microvm_acpi_option(parser)
     parser.add_argument(
         "--entry",
         choices=ENTRY_MODES,
@@ -107,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--append", default="console=ttyS0 quiet panic=-1")
     bench.add_argument("--machine", default="pc", help="pc, q35 or microvm (default pc)")
     bench.add_argument("--memory", default="512M")
-    bench.add_argument("--microvm-acpi", action="store_true")
+    _add_microvm_acpi_option(bench)
     bench.add_argument("--runs", type=int, default=10, help="timed runs per firmware (10)")
     bench.add_argument("--count-runs", type=int, default=2, help="counting runs per firmware (2)")
     bench.add_argument(
@@ -132,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     parallel.add_argument(
         "--firmware", default="minibios", help="minibios, seabios, qboot or a ROM file"
     )
-    parallel.add_argument("--microvm-acpi", action="store_true")
+    _add_microvm_acpi_option(parallel)
     parallel.add_argument(
         "--timeout", type=float, default=300, help="seconds per VM before it is stopped (300)"
     )
@@ -168,6 +185,11 @@ def _print_outcome(outcome: BootOutcome, timeout: float, demo: bool) -> None:
 
 
 def _boot_and_report(config: QemuConfig, timeout: float, stream: bool, demo: bool) -> int:
+    if config.tsc_khz is not None:
+        print(
+            f"minibios: {config.machine} under {config.accel}: the kernel has nothing to "
+            f"calibrate its TSC against; told it the host's ({TSC_OPTION}{config.tsc_khz})"
+        )
     try:
         outcome = boot(config, timeout, on_output=_stream if stream else None)
     except QemuStartError as exc:
@@ -185,7 +207,8 @@ def _print_entry(choice: EntryChoice) -> None:
 
 def _cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     kernel = check_file(args.kernel, "kernel")  # a clear error before anything else
-    choice = choose_entry(kernel, cache_dir(), args.entry, args.protocol)
+    blocker = pvh_blocker(args.firmware, args.machine, args.microvm_acpi)
+    choice = choose_entry(kernel, cache_dir(), args.entry, args.protocol, blocker)
     request = RunRequest(
         kernel=str(choice.kernel),
         initrd=args.initrd,

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from minibios.assets import cache_dir, find_busybox, find_kernel
-from minibios.entry_choice import AUTO, EntryChoice, choose_entry
+from minibios.entry_choice import AUTO, EntryChoice, choose_entry, pvh_blocker
 from minibios.initramfs import InitramfsSpec, build_initramfs
 from minibios.preflight import RunRequest, preflight
 from minibios.qemu_config import QemuConfig
@@ -20,7 +20,7 @@ class DemoSettings:
     memory: str = "512M"
     firmware: str = "minibios"
     accel: str = "auto"
-    microvm_acpi: bool = False
+    microvm_acpi: bool = True
     boot_protocol: int | None = None
     entry: str = AUTO
 
@@ -37,7 +37,8 @@ def demo_plan(settings: DemoSettings) -> DemoPlan:
     cache = cache_dir()
     kernel = find_kernel(cache)
     initrd = build_initramfs(InitramfsSpec(busybox=find_busybox()), cache)
-    entry = choose_entry(kernel.vmlinuz, cache, settings.entry, settings.boot_protocol)
+    blocker = pvh_blocker(settings.firmware, settings.machine, settings.microvm_acpi)
+    entry = choose_entry(kernel.vmlinuz, cache, settings.entry, settings.boot_protocol, blocker)
     request = RunRequest(
         kernel=str(entry.kernel),
         initrd=str(initrd),

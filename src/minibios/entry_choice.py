@@ -36,6 +36,15 @@ class EntryChoice:
         return f"entry {self.entry}: {self.reason}"
 
 
+def pvh_blocker(firmware: str, machine: str, microvm_acpi: bool) -> str | None:
+    """Why a PVH boot would fail with this firmware and machine, if it would."""
+    if firmware == "seabios" and machine == "microvm" and microvm_acpi:
+        # An interrupt reaches the kernel at vector 0 ("divide error") early in
+        # most such boots; the bzImage path and --no-microvm-acpi boot fine.
+        return "SeaBIOS's microvm build with ACPI crashes PVH kernels"
+    return None
+
+
 def _elf_choice(kernel: Path, image: ElfKernel, mode: str, protocol: int | None) -> EntryChoice:
     if mode == BZIMAGE or protocol is not None:
         what = "--entry bzimage" if mode == BZIMAGE else "--protocol"
@@ -48,12 +57,17 @@ def _elf_choice(kernel: Path, image: ElfKernel, mode: str, protocol: int | None)
 
 
 def choose_entry(
-    kernel: Path, cache: Path, mode: str = AUTO, protocol: int | None = None
+    kernel: Path,
+    cache: Path,
+    mode: str = AUTO,
+    protocol: int | None = None,
+    blocker: str | None = None,
 ) -> EntryChoice:
     """Decide how to boot `kernel`; unpacks (or reuses) its vmlinux for PVH.
 
     `protocol` (16/32/64) picks how minibios enters a bzImage, so with `auto` it
-    means the bzImage, and with `pvh` it is a contradiction.
+    means the bzImage, and with `pvh` it is a contradiction. `blocker`
+    (pvh_blocker's answer) keeps `auto` on the bzImage; `pvh` still tries.
     """
     if mode not in ENTRY_MODES:
         raise EntryError(f"unknown entry {mode!r} (choose from {', '.join(ENTRY_MODES)})")
@@ -66,6 +80,8 @@ def choose_entry(
         return EntryChoice(kernel, BZIMAGE, "asked for with --entry bzimage")
     if protocol is not None:
         return EntryChoice(kernel, BZIMAGE, f"--protocol {protocol} enters the bzImage")
+    if mode == AUTO and blocker is not None:
+        return EntryChoice(kernel, BZIMAGE, f"not PVH: {blocker}")
     try:
         vmlinux = extract_vmlinux(kernel, cache)
     except (VmlinuxError, OSError) as exc:

@@ -24,6 +24,7 @@ from minibios.errors import MinibiosError
 from minibios.firmware import resolve_firmware
 from minibios.qemu_config import DEFAULT_QEMU, QemuConfig
 from minibios.sizes import parse_memory
+from minibios.tsc import tsc_hint_khz
 
 # "Power down" when the kernel has a power-off method, "System halted" when it
 # has none (no ACPI): either way the guest is done, even if QEMU keeps running.
@@ -128,18 +129,19 @@ class Machine:
         extra_args: Sequence[str] = (),
         *,
         qemu: str = DEFAULT_QEMU,
-        microvm_acpi: bool = False,
+        microvm_acpi: bool = True,
         boot_protocol: int | None = None,
         on_output: OutputCallback | None = None,
         start_timeout: float = 30.0,
         stop_grace: float = 3.0,
     ) -> None:
         fw = resolve_firmware(str(firmware), machine) if firmware is not None else None
+        accel = choose_accel(accel)
         config = QemuConfig(
             machine=machine,
             cpus=cpus,
             memory=parse_memory(memory) if isinstance(memory, str) else memory,
-            accel=choose_accel(accel),
+            accel=accel,
             firmware=fw.path if fw else None,
             kernel=Path(kernel) if kernel is not None else None,
             initrd=Path(initrd) if initrd is not None else None,
@@ -147,6 +149,7 @@ class Machine:
             microvm_acpi=microvm_acpi,
             microvm_option_roms=fw.needs_option_roms if fw else True,
             boot_protocol=boot_protocol,
+            tsc_khz=tsc_hint_khz(machine, accel, append),
             qemu=qemu,
             extra_args=tuple(extra_args),
         )

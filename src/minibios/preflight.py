@@ -11,6 +11,7 @@ from minibios.firmware import resolve_firmware
 from minibios.kernel_image import KernelImage, inspect_kernel
 from minibios.qemu_config import DEFAULT_QEMU, MACHINE_TYPES, QemuConfig
 from minibios.sizes import GIB, KIB, MIB, format_size, parse_memory
+from minibios.tsc import tsc_hint_khz
 
 # The initrd placement rule. Loaders (QEMU's, SeaBIOS, qboot) put the initrd
 # at the top of low RAM, below the kernel's initrd_addr_max; QEMU keeps the
@@ -38,7 +39,7 @@ class RunRequest:
     firmware: str = "minibios"
     accel: str = "auto"
     qemu: str = DEFAULT_QEMU
-    microvm_acpi: bool = False
+    microvm_acpi: bool = True
     boot_protocol: int | None = None
     extra_args: tuple[str, ...] = field(default_factory=tuple)
 
@@ -98,11 +99,12 @@ def preflight(request: RunRequest) -> QemuConfig:
         raise PreflightError(
             "--protocol chooses minibios's way into Linux: use --firmware minibios"
         )
+    accel = choose_accel(request.accel)
     return QemuConfig(
         machine=request.machine,
         cpus=request.cpus,
         memory=memory,
-        accel=choose_accel(request.accel),
+        accel=accel,
         firmware=firmware.path,
         kernel=kernel_path.resolve(),
         initrd=initrd_path.resolve() if initrd_path else None,
@@ -110,6 +112,7 @@ def preflight(request: RunRequest) -> QemuConfig:
         microvm_acpi=request.microvm_acpi,
         microvm_option_roms=firmware.needs_option_roms,
         boot_protocol=request.boot_protocol,
+        tsc_khz=tsc_hint_khz(request.machine, accel, request.append),
         qemu=qemu,
         extra_args=request.extra_args,
     )

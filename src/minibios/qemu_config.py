@@ -5,6 +5,7 @@ from pathlib import Path
 
 from minibios.errors import MinibiosError
 from minibios.sizes import MIB
+from minibios.tsc import TSC_OPTION
 
 MACHINE_TYPES = ("pc", "q35", "microvm")
 BOOT_PROTOCOLS = (16, 32, 64)
@@ -33,9 +34,10 @@ class QemuConfig:
     kernel: Path | None = None
     initrd: Path | None = None
     append: str | None = None
-    microvm_acpi: bool = False
+    microvm_acpi: bool = True
     microvm_option_roms: bool = False
     boot_protocol: int | None = None  # minibios only: 16, 32 or 64; None = its default
+    tsc_khz: int | None = None  # told to the kernel (tsc_early_khz=): see tsc.py
     qemu: str = DEFAULT_QEMU
     extra_args: tuple[str, ...] = ()
 
@@ -65,6 +67,13 @@ class QemuConfig:
         ]
         return ",".join(options)
 
+    def kernel_append(self) -> str | None:
+        """The command line given, with the TSC frequency when there is one to tell."""
+        if self.tsc_khz is None or self.kernel is None:
+            return self.append
+        told = f"{TSC_OPTION}{self.tsc_khz}"
+        return f"{self.append} {told}" if self.append else told
+
     def argv(self, qmp_socket: Path) -> list[str]:
         args = [
             self.qemu,
@@ -91,8 +100,9 @@ class QemuConfig:
             args += ["-kernel", str(self.kernel)]
         if self.initrd is not None:
             args += ["-initrd", str(self.initrd)]
-        if self.append is not None:
-            args += ["-append", self.append]
+        append = self.kernel_append()
+        if append is not None:
+            args += ["-append", append]
         if self.boot_protocol is not None:
             args += ["-fw_cfg", f"name={BOOT_PROTOCOL_FILE},string={self.boot_protocol}"]
         return args + list(self.extra_args)
