@@ -20,8 +20,8 @@ from vm_support import (
 from minibios.accel import AccelProbe
 from minibios.assets import cache_dir
 from minibios.kernel_image import inspect_kernel
-from minibios.machine import RUNTIME_DIR_PREFIX
 from minibios.preflight import initrd_limit
+from minibios.runtime_dir import RUNTIME_DIR_PREFIX
 from minibios.sizes import MIB, format_size
 from minibios.vmlinux import extract_vmlinux
 

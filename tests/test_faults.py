@@ -31,6 +31,7 @@ from vm_support import (
 from minibios.init_script import HOLD_FLAG
 from minibios.machine import HALT_GRACE, PANIC_RE, QMP_COMMAND_TIMEOUT, Machine, VmEnd
 from minibios.report import REPORT_RE
+from minibios.runtime_dir import RUNTIME_DIR_PREFIX
 
 pytestmark = pytest.mark.boot
 
@@ -200,6 +201,38 @@ def test_cli_qemu_killed_mid_boot(
     assert cli.returncode == 1, stdout + stderr.decode(errors="replace")
     assert "minibios: guest killed" in stdout
     assert elapsed < PROMPT
+    assert_nothing_left(marker, short_tmp)
+
+
+def test_cli_killed_outright_leaves_nothing_for_long(
+    firmware: str, boot_images: BootImages, marker: str, short_tmp: Path
+) -> None:
+    """SIGKILL gives the CLI no chance to clean up: QEMU dies with it (PDEATHSIG), and
+    the next VM to start removes the temp dir it left."""
+    args = cli_args(boot_images, firmware, marker, VERBOSE_APPEND, BOOT_TIMEOUT)
+    env = {**os.environ, "TMPDIR": str(short_tmp)}
+    cli = subprocess.Popen(
+        [*minibios_cli(), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=env
+    )
+    try:
+        read_until(cli.stdout, MID_BOOT.encode(), BOOT_TIMEOUT)
+        cli.kill()
+        cli.wait()
+        deadline = time.monotonic() + PROMPT
+        while qemu_pids(marker):
+            assert time.monotonic() < deadline, "QEMU outlived its killed launcher"
+            time.sleep(0.05)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait()
+        assert cli.stdout is not None
+        cli.stdout.close()
+    (left,) = short_tmp.iterdir()  # the killed CLI's dir, as the test of the sweep needs
+    assert left.name.startswith(f"{RUNTIME_DIR_PREFIX}{cli.pid}-")
+    result = run_cli(*cli_args(boot_images, firmware, marker, BOOT_APPEND, BOOT_TIMEOUT),
+                     tmpdir=short_tmp)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
     assert_nothing_left(marker, short_tmp)
 
 

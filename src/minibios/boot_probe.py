@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from minibios.errors import MinibiosError
 from minibios.gdb_remote import GdbRemote
 from minibios.machine import Machine, VmEnd
 from minibios.report import REPORT_RE
+from minibios.runtime_dir import make_runtime_dir
 from minibios.trace_log import (
     TRACE_EVENTS,
     AccessCounts,
@@ -215,7 +215,7 @@ class _ProbedBoot:
 
 def probe_timing(target: BootTarget, firmware: str) -> BootTiming:
     """A plain boot with only the breakpoints: the phase boundaries."""
-    workdir = Path(tempfile.mkdtemp(prefix="minibios-bench-"))
+    workdir = make_runtime_dir()  # swept like a VM's if we are killed
     try:
         with _ProbedBoot(target, firmware, [], workdir) as boot:
             released, setup, kernel = boot.release_and_stop_at_kernel()
@@ -251,7 +251,7 @@ def _traced_boot(
 ) -> _TraceWindow:
     """A boot with QEMU's trace (and, if asked, -icount record/replay) and a debug
     console on the milestone port; at_kernel runs while the VM is stopped there."""
-    workdir = Path(tempfile.mkdtemp(prefix="minibios-bench-"))
+    workdir = make_runtime_dir()  # swept like a VM's if we are killed
     trace = workdir / "trace.log"
     args = [
         *extra,

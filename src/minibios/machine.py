@@ -8,7 +8,6 @@ import re
 import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -23,6 +22,7 @@ from minibios.console import ConsoleBuffer, OutputCallback, pump
 from minibios.errors import MinibiosError
 from minibios.firmware import resolve_firmware
 from minibios.qemu_config import DEFAULT_QEMU, QemuConfig
+from minibios.runtime_dir import make_runtime_dir, remove_orphaned_runtime_dirs
 from minibios.sizes import parse_memory
 from minibios.tsc import tsc_hint_khz
 
@@ -34,8 +34,6 @@ HALT_GRACE = 1.0
 POLL_INTERVAL = 0.05
 QMP_COMMAND_TIMEOUT = 2.0
 PR_SET_PDEATHSIG = 1
-# The private temp dir of each VM (QMP socket, QEMU's stderr) is named with this.
-RUNTIME_DIR_PREFIX = "minibios-vm-"
 
 
 class VmEnd(enum.Enum):
@@ -225,8 +223,8 @@ class Machine:
     def start(self) -> None:
         if self._proc is not None:
             raise MachineError("a Machine can only be started once")
-        # mkdtemp makes the directory mode 0700: only we can reach the socket.
-        self._tmpdir = Path(tempfile.mkdtemp(prefix=RUNTIME_DIR_PREFIX))
+        remove_orphaned_runtime_dirs()
+        self._tmpdir = make_runtime_dir()
         try:
             self._launch()
             self._connect_qmp()
