@@ -27,6 +27,7 @@ from minibios.assets import cache_dir
 from minibios.errors import MinibiosError
 from minibios.gdb_remote import GdbRemote
 from minibios.machine import Machine, VmEnd
+from minibios.qemu_config import DEFAULT_MICROVM_ACPI
 from minibios.report import REPORT_RE
 from minibios.runtime_dir import make_runtime_dir
 from minibios.trace_log import (
@@ -59,7 +60,7 @@ class BootTarget:
     append: str
     machine: str = "pc"
     memory: str = "512M"
-    microvm_acpi: bool = True
+    microvm_acpi: bool = DEFAULT_MICROVM_ACPI
     timeout: float = 120.0
 
 

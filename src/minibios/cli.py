@@ -30,7 +30,7 @@ from minibios.firmware import resolve_firmware
 from minibios.initramfs import InitramfsSpec, build_initramfs
 from minibios.machine import QemuStartError, VmEnd
 from minibios.preflight import RunRequest, check_file, preflight
-from minibios.qemu_config import BOOT_PROTOCOLS, DEFAULT_QEMU, QemuConfig
+from minibios.qemu_config import BOOT_PROTOCOLS, DEFAULT_MICROVM_ACPI, DEFAULT_QEMU, QemuConfig
 from minibios.report_format import format_report, format_timing
 from minibios.session import BootOutcome, boot
 from minibios.tsc import TSC_OPTION
@@ -52,12 +52,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_microvm_acpi_option(parser: argparse.ArgumentParser) -> None:
-    # On by default, as in QEMU: without ACPI a kernel lacking MP-table support
-    # (Debian's cloud kernel) sees one CPU whatever -smp says, and cannot power off.
     parser.add_argument(
         "--microvm-acpi",
         action=argparse.BooleanOptionalAction,
-        default=True,
+        default=DEFAULT_MICROVM_ACPI,
         help="microvm only: let QEMU build ACPI tables (default on)",
     )
 

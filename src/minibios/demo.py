@@ -6,7 +6,7 @@ from minibios.assets import cache_dir, find_busybox, find_kernel
 from minibios.entry_choice import AUTO, EntryChoice, choose_entry, pvh_blocker
 from minibios.initramfs import InitramfsSpec, build_initramfs
 from minibios.preflight import RunRequest, preflight
-from minibios.qemu_config import QemuConfig
+from minibios.qemu_config import DEFAULT_MICROVM_ACPI, QemuConfig
 
 # panic=-1: a panicking guest resets at once (and QEMU exits, -no-reboot)
 # instead of hanging until the timeout.
@@ -20,7 +20,7 @@ class DemoSettings:
     memory: str = "512M"
     firmware: str = "minibios"
     accel: str = "auto"
-    microvm_acpi: bool = True
+    microvm_acpi: bool = DEFAULT_MICROVM_ACPI
     boot_protocol: int | None = None
     entry: str = AUTO
 

@@ -21,7 +21,7 @@ from minibios.accel import choose_accel
 from minibios.console import ConsoleBuffer, OutputCallback, pump
 from minibios.errors import MinibiosError
 from minibios.firmware import resolve_firmware
-from minibios.qemu_config import DEFAULT_QEMU, QemuConfig
+from minibios.qemu_config import DEFAULT_MICROVM_ACPI, DEFAULT_QEMU, QemuConfig
 from minibios.runtime_dir import make_runtime_dir, remove_orphaned_runtime_dirs
 from minibios.sizes import parse_memory
 from minibios.tsc import tsc_hint_khz
@@ -127,7 +127,7 @@ class Machine:
         extra_args: Sequence[str] = (),
         *,
         qemu: str = DEFAULT_QEMU,
-        microvm_acpi: bool = True,
+        microvm_acpi: bool = DEFAULT_MICROVM_ACPI,
         boot_protocol: int | None = None,
         on_output: OutputCallback | None = None,
         start_timeout: float = 30.0,

@@ -9,7 +9,7 @@ from minibios.accel import choose_accel
 from minibios.errors import MinibiosError
 from minibios.firmware import resolve_firmware
 from minibios.kernel_image import KernelImage, inspect_kernel
-from minibios.qemu_config import DEFAULT_QEMU, MACHINE_TYPES, QemuConfig
+from minibios.qemu_config import DEFAULT_MICROVM_ACPI, DEFAULT_QEMU, MACHINE_TYPES, QemuConfig
 from minibios.sizes import GIB, KIB, MIB, format_size, parse_memory
 from minibios.tsc import tsc_hint_khz
 
@@ -39,7 +39,7 @@ class RunRequest:
     firmware: str = "minibios"
     accel: str = "auto"
     qemu: str = DEFAULT_QEMU
-    microvm_acpi: bool = True
+    microvm_acpi: bool = DEFAULT_MICROVM_ACPI
     boot_protocol: int | None = None
     extra_args: tuple[str, ...] = field(default_factory=tuple)
 

@@ -15,6 +15,9 @@ SANDBOX = "on,obsolete=deny,elevateprivileges=deny,resourcecontrol=deny"
 # minibios reads the Linux entry to use from this fw_cfg file.
 BOOT_PROTOCOL_FILE = "opt/minibios/boot-protocol"
 ACCELERATORS = ("tcg", "kvm")
+# As in QEMU: without ACPI a kernel lacking MP-table support (Debian's cloud
+# kernel) sees one CPU whatever -smp says, and can halt but not power off.
+DEFAULT_MICROVM_ACPI = True
 DEFAULT_QEMU = "qemu-system-x86_64"
 
 
@@ -34,7 +37,7 @@ class QemuConfig:
     kernel: Path | None = None
     initrd: Path | None = None
     append: str | None = None
-    microvm_acpi: bool = True
+    microvm_acpi: bool = DEFAULT_MICROVM_ACPI
     microvm_option_roms: bool = False
     boot_protocol: int | None = None  # minibios only: 16, 32 or 64; None = its default
     tsc_khz: int | None = None  # told to the kernel (tsc_early_khz=): see tsc.py
