@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import subprocess
 from pathlib import Path
 from types import SimpleNamespace
+from xml.etree import ElementTree
 
 import pytest
 from vm_support import minibios_cli
@@ -20,7 +22,15 @@ from minibios.bench import (
     phases_of,
     to_json,
 )
-from minibios.bench_plot import render_svg
+from minibios.bench_plot import (
+    LEFT,
+    RIGHT,
+    WIDTH,
+    PlotError,
+    check_plot_path,
+    render_svg,
+    write_plot,
+)
 from minibios.bench_table import render
 from minibios.boot_probe import (
     KERNEL_ENTRIES,
@@ -120,8 +130,42 @@ def test_json_keeps_every_run() -> None:
 
 def test_plot_is_svg_with_a_bar_per_firmware() -> None:
     svg = render_svg(results(), "test")
-    assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
-    assert svg.count("<rect") == 2 * len(STACKED) + len(STACKED)  # bars + legend
+    root = ElementTree.fromstring(svg)  # well-formed
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    # Stacked bars, legend, then one bar per firmware for the firmware phase alone.
+    assert svg.count("<rect") == 2 * len(STACKED) + len(STACKED) + 2
+    assert "14.0 ms" in svg and "1400 ms" not in svg  # minibios's firmware median
+    widths = [float(r.get("width", 0)) for r in root.iter("{http://www.w3.org/2000/svg}rect")]
+    assert max(widths) <= WIDTH - LEFT - RIGHT + 0.1  # room left for the values
+    # The second panel is at its own scale: the slower firmware phase fills it.
+    assert widths[-1] == pytest.approx(WIDTH - LEFT - RIGHT, abs=0.1)
+
+
+def test_plot_as_png(tmp_path: Path) -> None:
+    out = tmp_path / "bench.png"
+    write_plot(out, render_svg(results(), "test"))
+    head = out.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    assert int.from_bytes(head[16:20], "big") == WIDTH  # IHDR width
+
+
+@pytest.mark.parametrize(
+    ("name", "path_env", "error"),
+    [
+        ("bench.pdf", None, "--plot writes SVG or PNG: give a file ending in .svg or .png"),
+        ("bench.png", "", "a PNG plot needs rsvg-convert (Debian: apt install librsvg2-bin)"),
+    ],
+)
+def test_plot_formats_it_cannot_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, path_env: str | None, error: str
+) -> None:
+    if path_env is not None:
+        monkeypatch.setenv("PATH", path_env)
+    with pytest.raises(PlotError, match=re.escape(error)):
+        check_plot_path(tmp_path / name)
+    with pytest.raises(PlotError, match=re.escape(error)):
+        write_plot(tmp_path / name, "<svg/>")
+    assert not (tmp_path / name).exists()
 
 
 @pytest.mark.boot

@@ -129,6 +129,16 @@ def test_bad_options(
     assert_no_leftovers(marker, short_tmp)
 
 
+def test_bench_refuses_a_plot_it_cannot_write_before_booting(short_tmp: Path) -> None:
+    result = run_cli("bench", "--runs", "1", "--plot", str(short_tmp / "bench.pdf"),
+                     tmpdir=short_tmp)  # fmt: skip
+    expect_usage_error(
+        result,
+        f"--plot writes SVG or PNG: give a file ending in .svg or .png, not {short_tmp}/bench.pdf",
+    )
+    assert result.stdout == ""  # no run started
+
+
 def test_kernel_argument_required(short_tmp: Path) -> None:
     expect_usage_error(
         run_cli("run", tmpdir=short_tmp), "the following arguments are required: --kernel"

@@ -13,7 +13,7 @@ from minibios.assets import cache_dir, find_busybox, find_kernel
 from minibios.bench import BenchPlan, run_bench, stderr_progress, write_json
 from minibios.bench_parallel import ParallelPlan, render_parallel, run_parallel_bench
 from minibios.bench_parallel import write_json as write_parallel_json
-from minibios.bench_plot import render_svg
+from minibios.bench_plot import check_plot_path, render_svg, write_plot
 from minibios.bench_table import render
 from minibios.boot_probe import BootTarget, FirmwareSpec
 from minibios.demo import DemoSettings, demo_plan
@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
         "vmlinux through PVH",
     )
     bench.add_argument("--json", type=Path, help="write every raw run here")
-    bench.add_argument("--plot", type=Path, help="write a timeline plot (.svg)")
+    bench.add_argument("--plot", type=Path, help="write a timeline plot (.svg or .png)")
     parallel = commands.add_parser(
         "bench-parallel",
         help="wall time of N VMs booted at once against the same N one by one (TCG)",
@@ -260,8 +260,8 @@ def _default_assets(kernel: str | None, initrd: str | None) -> tuple[Path, Path]
 def _cmd_bench(args: argparse.Namespace) -> int:
     if args.runs < 1 or args.count_runs < 0:
         raise UsageError("--runs must be at least 1 and --count-runs at least 0")
-    if args.plot is not None and args.plot.suffix != ".svg":
-        raise UsageError("--plot writes SVG: give a file ending in .svg")
+    if args.plot is not None:
+        check_plot_path(args.plot)
     firmwares = tuple(f.strip() for f in args.firmware.split(",") if f.strip())
     for spec in firmwares:
         # A clear error before any boot.
@@ -296,7 +296,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         write_json(args.json, plan, results)
         print(f"minibios: raw runs in {args.json}")
     if args.plot:
-        args.plot.write_text(render_svg(results, f"minibios bench: {args.machine}, TCG"))
+        write_plot(args.plot, render_svg(results, f"minibios bench: {args.machine}, TCG"))
         print(f"minibios: plot in {args.plot}")
     return 0
 
