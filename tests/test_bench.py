@@ -42,6 +42,7 @@ from minibios.boot_probe import (
     probe_counts,
 )
 from minibios.trace_log import AccessCounts, count_window, parse_events, port_writes
+from minibios.tsc import tsc_hint_khz
 
 TRACE = Path(__file__).parent / "data" / "trace-minibios-q35.log"
 
@@ -126,6 +127,18 @@ def test_json_keeps_every_run() -> None:
     assert data["firmwares"]["minibios"]["steps"][0][1] == [0x10, 0.001]
     assert data["firmwares"]["seabios"]["timings"][0]["phases"]["setup"] is None
     assert set(data["method"]) >= {"firmware", "counts"}
+    assert data["target"]["kernel_command_line"] == "console=ttyS0"
+
+
+def test_json_gives_the_command_line_the_guest_got() -> None:
+    microvm = BenchPlan(
+        BootTarget(kernel=Path("/k"), initrd=None, append="console=ttyS0", machine="microvm"),
+        ("minibios",),
+        runs=1,
+    )
+    told = tsc_hint_khz("microvm", "tcg", "console=ttyS0")
+    line = to_json(microvm, [])["target"]["kernel_command_line"]
+    assert line == (f"console=ttyS0 tsc_early_khz={told}" if told else "console=ttyS0")
 
 
 def test_plot_is_svg_with_a_bar_per_firmware() -> None:

@@ -19,6 +19,8 @@ from minibios.boot_probe import (
     probe_steps,
     probe_timing,
 )
+from minibios.qemu_config import QemuConfig
+from minibios.tsc import tsc_hint_khz
 
 # (key, label): the phases of a boot, in order; "total" is QEMU start to exit.
 PHASES = (
@@ -174,6 +176,11 @@ def run_bench(plan: BenchPlan, progress: Progress | None = None) -> list[Firmwar
 def to_json(plan: BenchPlan, results: Sequence[FirmwareResult]) -> dict:
     target = asdict(plan.target)
     target = {k: str(v) if isinstance(v, Path) else v for k, v in target.items()}
+    # What the guest got: on microvm the launcher adds the TSC frequency (tsc.py).
+    told = tsc_hint_khz(plan.target.machine, "tcg", plan.target.append)
+    target["kernel_command_line"] = QemuConfig(
+        kernel=plan.target.kernel, append=plan.target.append, tsc_khz=told
+    ).kernel_append()
     return {
         "target": target,
         "runs": plan.runs,
