@@ -99,6 +99,22 @@ def test_initrd_too_large(
     assert_no_leftovers(marker, short_tmp)
 
 
+@pytest.mark.parametrize("entry", ["bzimage", "pvh"])
+def test_too_little_ram_for_the_kernel(
+    short_tmp: Path, marker: str, boot_images: BootImages, entry: str
+) -> None:
+    """Checked up front: else the firmware stops (bzImage) or the kernel resets (PVH)."""
+    kernel = boot_images.kernel.vmlinuz
+    result = run_cli("run", "--kernel", str(kernel), "--memory", "40M", "--entry", entry,
+                     "--", "-name", marker, tmpdir=short_tmp)  # fmt: skip
+    booted = kernel if entry == "bzimage" else extract_vmlinux(kernel, cache_dir()).path
+    needs = format_size(inspect_kernel(booted).memory_end)
+    expect_usage_error(
+        result, f"40 MiB of RAM is too little for this kernel: it needs memory up to {needs}"
+    )
+    assert_no_leftovers(marker, short_tmp)
+
+
 def test_qemu_not_installed(short_tmp: Path, marker: str, fake_kernel: Path) -> None:
     result = run_cli("run", "--kernel", str(fake_kernel), "--firmware", "seabios",
                      "--", "-name", marker, tmpdir=short_tmp,

@@ -44,10 +44,25 @@ class RunRequest:
     extra_args: tuple[str, ...] = field(default_factory=tuple)
 
 
+def _usable_low_ram(memory: int) -> int:
+    """End of the low RAM a loader may use with `memory` bytes of RAM."""
+    return min(memory, LOW_RAM_CAP) - ACPI_RESERVE
+
+
 def initrd_limit(kernel: KernelImage, memory: int) -> int:
     """Largest initrd (bytes) that fits with `memory` bytes of RAM; may be <= 0."""
-    top = min(kernel.initrd_addr_max + 1, min(memory, LOW_RAM_CAP) - ACPI_RESERVE)
+    top = min(kernel.initrd_addr_max + 1, _usable_low_ram(memory))
     return top - kernel.memory_end - INITRD_MARGIN
+
+
+def check_kernel_fits(kernel: KernelImage, memory: int) -> None:
+    # Else the boot fails in the guest: a firmware error, or (PVH) QEMU loading
+    # the image past the end of RAM and the kernel resetting the machine.
+    if kernel.memory_end > _usable_low_ram(memory):
+        raise PreflightError(
+            f"{format_size(memory)} of RAM is too little for this kernel: "
+            f"it needs memory up to {format_size(kernel.memory_end)}"
+        )
 
 
 def check_initrd_fits(kernel: KernelImage, initrd_size: int, memory: int) -> None:
@@ -92,6 +107,7 @@ def preflight(request: RunRequest) -> QemuConfig:
     kernel_path = check_file(request.kernel, "kernel")
     initrd_path = check_file(request.initrd, "initrd") if request.initrd is not None else None
     kernel = inspect_kernel(kernel_path)
+    check_kernel_fits(kernel, memory)
     if initrd_path is not None:
         check_initrd_fits(kernel, initrd_path.stat().st_size, memory)
     firmware = resolve_firmware(request.firmware, request.machine)
