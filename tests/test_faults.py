@@ -162,6 +162,36 @@ def test_guest_reset(
     assert_nothing_left(marker, private_tmp)
 
 
+@pytest.mark.parametrize(
+    ("machine_type", "acpi"), [("pc", True), ("microvm", False)], ids=["powers-off", "halts"]
+)
+def test_firmware_error(
+    firmware: str,
+    boot_images: BootImages,
+    marker: str,
+    private_tmp: Path,
+    machine_type: str,
+    acpi: bool,
+) -> None:
+    """Too little RAM for the kernel (the Python API does not preflight): the firmware
+    says so and powers off, or, on microvm without ACPI, halts; either way no kernel ran,
+    and that is not a clean power-off."""
+    with Machine(
+        kernel=boot_images.kernel.vmlinuz,
+        append=BOOT_APPEND,
+        machine=machine_type,
+        microvm_acpi=acpi,
+        memory="40M",
+        firmware=firmware,
+        extra_args=["-name", marker],
+        stop_grace=STOP_GRACE,
+    ) as vm:
+        end = vm.wait_exit(PROMPT + HALT_GRACE)
+        assert end is VmEnd.FIRMWARE_ERROR, vm.console[-2000:]
+        assert vm.console.startswith("minibios: error: kernel does not fit in RAM")
+    assert_nothing_left(marker, private_tmp)
+
+
 # -- the CLI: the same faults, told apart by the exit status ------------------------
 
 

@@ -30,6 +30,8 @@ from minibios.tsc import tsc_hint_khz
 # has none (no ACPI): either way the guest is done, even if QEMU keeps running.
 POWER_OFF_RE = re.compile(r"reboot: (?:Power down|System halted)")
 PANIC_RE = re.compile(r"Kernel panic - not syncing")
+# minibios's one line before it powers off (or, with no way to, halts): no kernel ran.
+FIRMWARE_ERROR_RE = re.compile(r"^minibios: error: ", re.MULTILINE)
 HALT_GRACE = 1.0
 POLL_INTERVAL = 0.05
 QMP_COMMAND_TIMEOUT = 2.0
@@ -43,6 +45,7 @@ class VmEnd(enum.Enum):
     POWERED_OFF = "powered off"
     RESET = "reset"
     PANICKED = "panicked"
+    FIRMWARE_ERROR = "stopped by a firmware error"
     TIMEOUT = "timeout"
     START_FAILED = "QEMU failed to start"
     QEMU_ERROR = "QEMU exited with an error"
@@ -417,6 +420,8 @@ class Machine:
         text = self.console
         if PANIC_RE.search(text):
             return VmEnd.PANICKED
+        if FIRMWARE_ERROR_RE.search(text):
+            return VmEnd.FIRMWARE_ERROR
         from_event = _shutdown_reason_end(self._shutdown_reason or "")
         if from_event is not None:
             return from_event
@@ -435,7 +440,11 @@ class Machine:
             self.end = self._classify_exit(returncode)
             return self.end
         text = self.console
-        for regex, end in ((PANIC_RE, VmEnd.PANICKED), (POWER_OFF_RE, VmEnd.POWERED_OFF)):
+        for regex, end in (
+            (PANIC_RE, VmEnd.PANICKED),
+            (FIRMWARE_ERROR_RE, VmEnd.FIRMWARE_ERROR),
+            (POWER_OFF_RE, VmEnd.POWERED_OFF),
+        ):
             match = regex.search(text)
             if match is None:
                 continue

@@ -13,6 +13,7 @@ EXIT_STATUS = {
     VmEnd.POWERED_OFF: 0,
     VmEnd.RESET: 1,
     VmEnd.PANICKED: 1,
+    VmEnd.FIRMWARE_ERROR: 1,
     VmEnd.KILLED: 1,
     VmEnd.TIMEOUT: 3,
     VmEnd.START_FAILED: 4,
