@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from vm_support import PAYLOAD_SEED, PAYLOAD_SIZE, BootImages
 
-from minibios.assets import AssetError, KernelAssets, cache_dir, find_busybox, find_kernel
-from minibios.initramfs import InitramfsSpec, build_initramfs
+from minibios.images.assets import AssetError, KernelAssets, cache_dir, find_busybox, find_kernel
+from minibios.images.initramfs import InitramfsSpec, build_initramfs
 
 # The one switch for every boot test: "minibios" (firmware/build/minibios.rom),
 # or "seabios" / "qboot" to compare against a reference firmware.

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from minibios.accel import AccelError, AccelProbe, choose_accel
+from minibios.vm.accel import AccelError, AccelProbe, choose_accel
 
 VMX = "processor\t: 0\nflags\t\t: fpu vme vmx sse2 hypervisor\n"
 SVM = "processor\t: 0\nflags\t\t: fpu svm lm\n"

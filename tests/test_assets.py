@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from minibios.assets import AssetError, find_kernel, kernel_flavour
+from minibios.images.assets import AssetError, find_kernel, kernel_flavour
 
 
 def unpack(cache: Path, version: str) -> None:

@@ -13,16 +13,7 @@ from xml.etree import ElementTree
 import pytest
 from vm_support import minibios_cli
 
-from minibios.bench import (
-    PHASES,
-    STACKED,
-    STEPS,
-    BenchPlan,
-    FirmwareResult,
-    phases_of,
-    to_json,
-)
-from minibios.bench_plot import (
+from minibios.bench.plot import (
     LEFT,
     RIGHT,
     WIDTH,
@@ -31,8 +22,7 @@ from minibios.bench_plot import (
     render_svg,
     write_plot,
 )
-from minibios.bench_table import render
-from minibios.boot_probe import (
+from minibios.bench.probe import (
     KERNEL_ENTRIES,
     SETUP_ENTRY,
     BootCounts,
@@ -41,8 +31,18 @@ from minibios.boot_probe import (
     _ProbedBoot,
     probe_counts,
 )
-from minibios.trace_log import AccessCounts, count_window, parse_events, port_writes
-from minibios.tsc import tsc_hint_khz
+from minibios.bench.runner import (
+    PHASES,
+    STACKED,
+    STEPS,
+    BenchPlan,
+    FirmwareResult,
+    phases_of,
+    to_json,
+)
+from minibios.bench.table import render
+from minibios.bench.trace_log import AccessCounts, count_window, parse_events, port_writes
+from minibios.vm.tsc import tsc_hint_khz
 
 TRACE = Path(__file__).parent / "data" / "trace-minibios-q35.log"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from vm_support import BOOT_APPEND, BootImages, minibios_cli, qemu_pids, read_until, run_cli
 
-from minibios.bench_parallel import (
+from minibios.bench.parallel import (
     AT_ONCE,
     ONE_BY_ONE,
     Batch,
@@ -23,9 +23,9 @@ from minibios.bench_parallel import (
     render_parallel,
     to_json,
 )
-from minibios.init_script import HOLD_FLAG
-from minibios.qemu_config import QemuConfig
+from minibios.images.init_script import HOLD_FLAG
 from minibios.sizes import MIB
+from minibios.vm.spec import QemuConfig
 
 GOOD = VmRun("powered off", 2.0, 2.1)
 

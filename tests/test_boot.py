@@ -11,13 +11,13 @@ from vm_support import (
     qemu_pids,
 )
 
-from minibios.accel import choose_accel
-from minibios.assets import cache_dir, find_busybox
-from minibios.initramfs import InitramfsSpec, build_initramfs, find_module
-from minibios.machine import Machine, VmEnd
-from minibios.report import REPORT_RE, GuestReport, ReportError, parse_report_json
+from minibios.images.assets import cache_dir, find_busybox
+from minibios.images.initramfs import InitramfsSpec, build_initramfs, find_module
+from minibios.images.report import REPORT_RE, GuestReport, ReportError, parse_report_json
 from minibios.sizes import MIB, parse_memory
-from minibios.tsc import tsc_hint_khz
+from minibios.vm.accel import choose_accel
+from minibios.vm.machine import Machine, VmEnd
+from minibios.vm.tsc import tsc_hint_khz
 
 pytestmark = pytest.mark.boot
 

@@ -17,13 +17,13 @@ from vm_support import (
     run_cli,
 )
 
-from minibios.accel import AccelProbe
-from minibios.assets import cache_dir
-from minibios.kernel_image import inspect_kernel
-from minibios.preflight import initrd_limit
-from minibios.runtime_dir import RUNTIME_DIR_PREFIX
+from minibios.images.assets import cache_dir
+from minibios.images.kernel_image import inspect_kernel
+from minibios.images.vmlinux import extract_vmlinux
 from minibios.sizes import MIB, format_size
-from minibios.vmlinux import extract_vmlinux
+from minibios.vm.accel import AccelProbe
+from minibios.vm.preflight import initrd_limit
+from minibios.vm.runtime_dir import RUNTIME_DIR_PREFIX
 
 
 def assert_no_leftovers(marker: str, tmpdir: Path) -> None:

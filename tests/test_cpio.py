@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minibios.cpio import CpioEntry, CpioError, CpioWriter, read_cpio
+from minibios.images.cpio import CpioEntry, CpioError, CpioWriter, read_cpio
 
 
 def archive(build) -> bytes:  # type: ignore[no-untyped-def]

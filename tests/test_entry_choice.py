@@ -10,8 +10,8 @@ import pytest
 from kernel_fakes import make_bzimage_with_payload, make_elf
 from vm_support import BOOT_APPEND, BootImages, qemu_pids, run_cli
 
-from minibios.assets import cache_dir
-from minibios.entry_choice import (
+from minibios.images.assets import cache_dir
+from minibios.images.entry import (
     BZIMAGE,
     ELF,
     PVH,
@@ -20,8 +20,8 @@ from minibios.entry_choice import (
     choose_entry,
     pvh_blocker,
 )
-from minibios.kernel_image import KernelImageError
-from minibios.vmlinux import extract_vmlinux
+from minibios.images.kernel_image import KernelImageError
+from minibios.images.vmlinux import extract_vmlinux
 
 ENTRY = 0x1000850
 LZO_PAYLOAD = b"\x89LZO\x00" + bytes(64)

@@ -28,10 +28,10 @@ from vm_support import (
     run_cli,
 )
 
-from minibios.init_script import HOLD_FLAG
-from minibios.machine import HALT_GRACE, PANIC_RE, QMP_COMMAND_TIMEOUT, Machine, VmEnd
-from minibios.report import REPORT_RE
-from minibios.runtime_dir import RUNTIME_DIR_PREFIX
+from minibios.images.init_script import HOLD_FLAG
+from minibios.images.report import REPORT_RE
+from minibios.vm.machine import HALT_GRACE, PANIC_RE, QMP_COMMAND_TIMEOUT, Machine, VmEnd
+from minibios.vm.runtime_dir import RUNTIME_DIR_PREFIX
 
 pytestmark = pytest.mark.boot
 

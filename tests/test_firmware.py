@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from minibios import firmware
-from minibios.firmware import FirmwareError, resolve_firmware
+from minibios.firmware import choice as firmware
+from minibios.firmware.choice import FirmwareError, resolve_firmware
 
 
 def test_seabios_per_machine() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from vm_support import BOOT_APPEND, MICROVM_APPEND, BootImages
 
-from minibios.report import parse_report
-from minibios.rom import rom_path
+from minibios.firmware.rom import rom_path
+from minibios.images.report import parse_report
 
 pytestmark = pytest.mark.boot
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from minibios.assets import find_busybox
-from minibios.cpio import read_cpio
-from minibios.init_script import HOLD_FLAG, render_init
-from minibios.initramfs import (
+from minibios.images.assets import find_busybox
+from minibios.images.cpio import read_cpio
+from minibios.images.init_script import HOLD_FLAG, render_init
+from minibios.images.initramfs import (
     InitramfsError,
     InitramfsSpec,
     build_initramfs,

@@ -6,7 +6,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from kernel_fakes import make_bzimage, make_elf
 
-from minibios.kernel_image import BzImage, ElfKernel, KernelImageError, inspect_kernel, parse_kernel
+from minibios.images.kernel_image import (
+    BzImage,
+    ElfKernel,
+    KernelImageError,
+    inspect_kernel,
+    parse_kernel,
+)
 
 FAKE = Path("fake-kernel")
 

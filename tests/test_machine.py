@@ -5,15 +5,15 @@ import time
 import pytest
 from vm_support import BOOT_APPEND, BOOT_TIMEOUT, BootImages, qemu_pids
 
-from minibios.console import ConsoleBuffer
-from minibios.machine import (
+from minibios.images.report import REPORT_PREFIX
+from minibios.vm.console import ConsoleBuffer
+from minibios.vm.machine import (
     ConsoleTimeout,
     Machine,
     QemuStartError,
     VmEnd,
     _shutdown_reason_end,
 )
-from minibios.report import REPORT_PREFIX
 
 
 def idle_machine(firmware: str, marker: str, *extra: str) -> Machine:

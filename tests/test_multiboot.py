@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from minibios.rom import rom_path
+from minibios.firmware.rom import rom_path
 
 SOURCE = Path(__file__).parent / "data" / "multiboot.S"
 # isa-debug-exit makes QEMU exit with (value << 1) | 1; the kernel writes 0.

@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from vm_support import BOOT_APPEND, BootImages, qemu_pids
 
-from minibios.machine import Machine, VmEnd
-from minibios.report import REPORT_RE
+from minibios.images.report import REPORT_RE
+from minibios.vm.machine import Machine, VmEnd
 
 pytestmark = pytest.mark.boot
 

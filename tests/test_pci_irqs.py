@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from vm_support import BOOT_APPEND, BOOT_TIMEOUT, qemu_pids
 
-from minibios.assets import KernelAssets, find_busybox
-from minibios.init_script import DISK_WRITE_FLAG
-from minibios.initramfs import InitramfsSpec, build_initramfs, find_modules
-from minibios.machine import Machine, VmEnd
-from minibios.report import REPORT_RE, parse_report_json
+from minibios.images.assets import KernelAssets, find_busybox
+from minibios.images.init_script import DISK_WRITE_FLAG
+from minibios.images.initramfs import InitramfsSpec, build_initramfs, find_modules
+from minibios.images.report import REPORT_RE, parse_report_json
 from minibios.sizes import MIB
+from minibios.vm.machine import Machine, VmEnd
 
 pytestmark = pytest.mark.boot
 

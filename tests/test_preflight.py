@@ -5,15 +5,15 @@ import pytest
 from kernel_fakes import make_bzimage, make_elf
 
 from minibios.errors import MinibiosError
-from minibios.kernel_image import parse_kernel
-from minibios.preflight import (
+from minibios.images.kernel_image import parse_kernel
+from minibios.sizes import GIB, KIB, MIB
+from minibios.vm.preflight import (
     PreflightError,
     RunRequest,
     check_initrd_fits,
     initrd_limit,
     preflight,
 )
-from minibios.sizes import GIB, KIB, MIB
 
 KERNEL = parse_kernel(make_bzimage(), Path("k"))  # loads at 16 MiB, init_size 48 MiB
 
@@ -92,7 +92,7 @@ def test_unreadable_kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     kernel.write_bytes(make_bzimage())
     real_access = os.access
     monkeypatch.setattr(
-        "minibios.preflight.os.access",
+        "minibios.vm.preflight.os.access",
         lambda path, mode: path != kernel and real_access(path, mode),
     )
     with pytest.raises(PreflightError, match=f"^kernel is not readable: {kernel}$"):

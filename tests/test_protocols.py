@@ -6,13 +6,13 @@ import pytest
 from kernel_fakes import make_bzimage
 from vm_support import BOOT_APPEND, BOOT_TIMEOUT, BootImages, qemu_pids
 
-from minibios.assets import cache_dir
-from minibios.boot_probe import FirmwareSpec, FirmwareSpecError
-from minibios.machine import Machine, VmEnd
-from minibios.preflight import PreflightError, RunRequest, preflight
-from minibios.qemu_config import QemuConfig, QemuConfigError
-from minibios.report import REPORT_RE, GuestReport, parse_report_json
-from minibios.vmlinux import extract_vmlinux
+from minibios.bench.probe import FirmwareSpec, FirmwareSpecError
+from minibios.images.assets import cache_dir
+from minibios.images.report import REPORT_RE, GuestReport, parse_report_json
+from minibios.images.vmlinux import extract_vmlinux
+from minibios.vm.machine import Machine, VmEnd
+from minibios.vm.preflight import PreflightError, RunRequest, preflight
+from minibios.vm.spec import QemuConfig, QemuConfigError
 
 
 def boot(machine: str, protocol: int | str, images: BootImages, marker: str) -> GuestReport:

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from minibios.qemu_config import QemuConfig, QemuConfigError
 from minibios.sizes import MIB
+from minibios.vm.spec import QemuConfig, QemuConfigError
 
 SOCK = Path("/tmp/x/qmp.sock")
 

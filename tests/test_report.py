@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from minibios.report import (
+from minibios.cli.report_format import format_report
+from minibios.images.report import (
     MemmapEntry,
     ReportError,
     acpi_signature,
@@ -10,7 +11,6 @@ from minibios.report import (
     parse_report,
     smbios_entry_version,
 )
-from minibios.report_format import format_report
 
 SAMPLE = {
     "cpus": 2,

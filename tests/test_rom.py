@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from minibios import rom
-from minibios.rom import RomError
+from minibios.firmware import rom
+from minibios.firmware.rom import RomError
 
 GOOD_MAKEFILE = """\
 build/minibios.rom: rom.src
@@ -28,8 +28,8 @@ def fake_checkout(tmp_path: Path, makefile: str) -> Path:
 
 def test_checkout_detection(tmp_path: Path) -> None:
     root = fake_checkout(tmp_path, GOOD_MAKEFILE)
-    assert rom.checkout_root(root / "src" / "minibios" / "rom.py") == root
-    assert rom.checkout_root(root / "src" / "a" / "b" / "c.py") is None
+    assert rom.checkout_root(root / "src" / "minibios" / "firmware" / "rom.py") == root
+    assert rom.checkout_root(root / "src" / "a" / "b" / "c" / "d.py") is None
 
 
 def test_real_checkout_is_found() -> None:

@@ -4,7 +4,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from minibios.runtime_dir import RUNTIME_DIR_PREFIX, remove_orphaned_runtime_dirs
+from minibios.vm.runtime_dir import RUNTIME_DIR_PREFIX, remove_orphaned_runtime_dirs
 
 
 def dead_pid() -> int:

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from vm_support import BOOT_APPEND, BOOT_TIMEOUT, BootImages, qemu_pids
 
-from minibios.assets import KernelAssets, cache_dir, find_busybox
-from minibios.init_script import HOLD_FLAG
-from minibios.initramfs import NVDIMM_MODULES, InitramfsSpec, build_initramfs, find_modules
-from minibios.machine import Machine, VmEnd
-from minibios.report import REPORT_RE, GuestReport, MemmapEntry, parse_report_json
+from minibios.images.assets import KernelAssets, cache_dir, find_busybox
+from minibios.images.init_script import HOLD_FLAG
+from minibios.images.initramfs import NVDIMM_MODULES, InitramfsSpec, build_initramfs, find_modules
+from minibios.images.report import REPORT_RE, GuestReport, MemmapEntry, parse_report_json
 from minibios.sizes import GIB, MIB
+from minibios.vm.machine import Machine, VmEnd
 
 pytestmark = pytest.mark.boot
 

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minibios.qemu_config import QemuConfig
-from minibios.tsc import host_tsc_khz, tsc_hint_khz
+from minibios.vm.spec import QemuConfig
+from minibios.vm.tsc import host_tsc_khz, tsc_hint_khz
 
 SOCK = Path("/tmp/x/qmp.sock")
 # Two CPUs as Linux lists them; only the first block is read.

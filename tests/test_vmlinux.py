@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from kernel_fakes import make_bzimage_with_payload, make_elf
 
-from minibios.vmlinux import VmlinuxError, decompress_payload, extract_vmlinux
+from minibios.images.vmlinux import VmlinuxError, decompress_payload, extract_vmlinux
 
 ENTRY = 0x1000850
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from minibios.assets import KernelAssets
+from minibios.images.assets import KernelAssets
 
 MACHINES = ("pc", "q35", "microvm")
 PAYLOAD_SIZE = 20 * 1024 * 1024

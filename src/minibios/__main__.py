@@ -2,6 +2,6 @@
 
 import sys
 
-from minibios.cli import main
+from minibios.cli.commands import main
 
 sys.exit(main())

@@ -20,10 +20,10 @@ class RomError(MinibiosError):
 def checkout_root(start: Path | None = None) -> Path | None:
     """The repository root when running from a source checkout, else None.
 
-    src/minibios/rom.py sits two levels below the root; an installed wheel has
-    no firmware/Makefile at that spot.
+    src/minibios/firmware/rom.py sits three levels below the root; an installed
+    wheel has no firmware/Makefile at that spot.
     """
-    root = (start or Path(__file__)).resolve().parents[2]
+    root = (start or Path(__file__)).resolve().parents[3]
     if (root / "firmware" / "Makefile").is_file() and (root / "src").is_dir():
         return root
     return None

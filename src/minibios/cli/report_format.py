@@ -1,6 +1,6 @@
 """Readable text for a guest report and the boot timings."""
 
-from minibios.report import GuestReport
+from minibios.images.report import GuestReport
 from minibios.sizes import format_size
 
 # DMI keys worth a line of their own, in this order; others follow sorted.

@@ -19,10 +19,10 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from minibios.machine import Machine, QemuStartError, VmEnd
-from minibios.qemu_config import QemuConfig
-from minibios.session import boot
 from minibios.sizes import MIB
+from minibios.vm.machine import Machine, QemuStartError, VmEnd
+from minibios.vm.session import boot
+from minibios.vm.spec import QemuConfig
 
 Progress = Callable[[str], None]
 ONE_BY_ONE = "one by one"

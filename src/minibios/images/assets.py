@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from minibios.elf import ElfError, parse_elf
 from minibios.errors import MinibiosError
+from minibios.images.elf import ElfError, parse_elf
 
 SETUP_HINT = "run ./scripts/setup to install it"
 # Debian kernel flavours scripts/setup unpacks: the suffix after the ABI number in

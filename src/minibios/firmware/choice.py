@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from minibios.errors import MinibiosError
-from minibios.rom import rom_path
+from minibios.firmware.rom import rom_path
 
 FIRMWARE_NAMES = ("minibios", "seabios", "qboot")
 # Debian's locations (packages seabios and qemu-system-data).

@@ -5,13 +5,13 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from minibios.accel import choose_accel
 from minibios.errors import MinibiosError
-from minibios.firmware import resolve_firmware
-from minibios.kernel_image import KernelImage, inspect_kernel
-from minibios.qemu_config import DEFAULT_MICROVM_ACPI, DEFAULT_QEMU, MACHINE_TYPES, QemuConfig
+from minibios.firmware.choice import resolve_firmware
+from minibios.images.kernel_image import KernelImage, inspect_kernel
 from minibios.sizes import GIB, KIB, MIB, format_size, parse_memory
-from minibios.tsc import tsc_hint_khz
+from minibios.vm.accel import choose_accel
+from minibios.vm.spec import DEFAULT_MICROVM_ACPI, DEFAULT_QEMU, MACHINE_TYPES, QemuConfig
+from minibios.vm.tsc import tsc_hint_khz
 
 # The initrd placement rule. Loaders (QEMU's, SeaBIOS, qboot) put the initrd
 # at the top of low RAM, below the kernel's initrd_addr_max; QEMU keeps the

@@ -29,7 +29,7 @@ import lz4.block
 import zstandard
 
 from minibios.errors import MinibiosError
-from minibios.kernel_image import BzImage, ElfKernel, KernelImageError, parse_kernel
+from minibios.images.kernel_image import BzImage, ElfKernel, KernelImageError, parse_kernel
 
 LZ4_LEGACY_MAGIC = 0x184C2102
 LZ4_LEGACY_BLOCK = 8 << 20  # the kernel's lz4 -l blocks decompress to at most 8 MiB

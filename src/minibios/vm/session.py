@@ -3,10 +3,10 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from minibios.console import OutputCallback
-from minibios.machine import Machine, VmEnd
-from minibios.qemu_config import QemuConfig
-from minibios.report import GuestReport, ReportError, find_report, parse_report_json
+from minibios.images.report import GuestReport, ReportError, find_report, parse_report_json
+from minibios.vm.console import OutputCallback
+from minibios.vm.machine import Machine, VmEnd
+from minibios.vm.spec import QemuConfig
 
 # CLI exit statuses; 2 (bad input) is raised before any VM exists.
 EXIT_STATUS = {

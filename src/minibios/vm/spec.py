@@ -5,7 +5,7 @@ from pathlib import Path
 
 from minibios.errors import MinibiosError
 from minibios.sizes import MIB
-from minibios.tsc import TSC_OPTION
+from minibios.vm.tsc import TSC_OPTION
 
 MACHINE_TYPES = ("pc", "q35", "microvm")
 BOOT_PROTOCOLS = (16, 32, 64)

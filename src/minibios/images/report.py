@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from minibios.errors import MinibiosError
-from minibios.init_script import REPORT_PREFIX
+from minibios.images.init_script import REPORT_PREFIX
 
 # The trailing newline is required: a line still arriving can end in "}" too.
 REPORT_RE = re.compile(rf"^{re.escape(REPORT_PREFIX)}(\{{.*\}})[ \t]*\n", re.MULTILINE)

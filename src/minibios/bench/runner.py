@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from minibios.boot_probe import (
+from minibios.bench.probe import (
     BootCounts,
     BootTarget,
     BootTiming,
@@ -19,8 +19,8 @@ from minibios.boot_probe import (
     probe_steps,
     probe_timing,
 )
-from minibios.qemu_config import QemuConfig
-from minibios.tsc import tsc_hint_khz
+from minibios.vm.spec import QemuConfig
+from minibios.vm.tsc import tsc_hint_khz
 
 # (key, label): the phases of a boot, in order; "total" is QEMU start to exit.
 PHASES = (

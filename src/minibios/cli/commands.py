@@ -8,16 +8,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from minibios import rom
-from minibios.assets import cache_dir, find_busybox, find_kernel
-from minibios.bench import BenchPlan, run_bench, stderr_progress, write_json
-from minibios.bench_parallel import ParallelPlan, render_parallel, run_parallel_bench
-from minibios.bench_parallel import write_json as write_parallel_json
-from minibios.bench_plot import check_plot_path, render_svg, write_plot
-from minibios.bench_table import render
-from minibios.boot_probe import BootTarget, FirmwareSpec
-from minibios.demo import DemoSettings, demo_plan
-from minibios.entry_choice import (
+from minibios.bench.parallel import ParallelPlan, render_parallel, run_parallel_bench
+from minibios.bench.parallel import write_json as write_parallel_json
+from minibios.bench.plot import check_plot_path, render_svg, write_plot
+from minibios.bench.probe import BootTarget, FirmwareSpec
+from minibios.bench.runner import BenchPlan, run_bench, stderr_progress, write_json
+from minibios.bench.table import render
+from minibios.cli.demo import DemoSettings, demo_plan
+from minibios.cli.report_format import format_report, format_timing
+from minibios.errors import MinibiosError
+from minibios.firmware import rom
+from minibios.firmware.choice import resolve_firmware
+from minibios.images.assets import cache_dir, find_busybox, find_kernel
+from minibios.images.entry import (
     AUTO,
     ENTRY_MODES,
     PVH,
@@ -25,15 +28,12 @@ from minibios.entry_choice import (
     choose_entry,
     pvh_blocker,
 )
-from minibios.errors import MinibiosError
-from minibios.firmware import resolve_firmware
-from minibios.initramfs import InitramfsSpec, build_initramfs
-from minibios.machine import QemuStartError, VmEnd
-from minibios.preflight import RunRequest, check_file, preflight
-from minibios.qemu_config import BOOT_PROTOCOLS, DEFAULT_MICROVM_ACPI, DEFAULT_QEMU, QemuConfig
-from minibios.report_format import format_report, format_timing
-from minibios.session import BootOutcome, boot
-from minibios.tsc import TSC_OPTION
+from minibios.images.initramfs import InitramfsSpec, build_initramfs
+from minibios.vm.machine import QemuStartError, VmEnd
+from minibios.vm.preflight import RunRequest, check_file, preflight
+from minibios.vm.session import BootOutcome, boot
+from minibios.vm.spec import BOOT_PROTOCOLS, DEFAULT_MICROVM_ACPI, DEFAULT_QEMU, QemuConfig
+from minibios.vm.tsc import TSC_OPTION
 
 EXIT_USAGE = 2
 EXIT_QEMU_FAILED = 4

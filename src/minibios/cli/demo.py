@@ -2,11 +2,11 @@
 
 from dataclasses import dataclass
 
-from minibios.assets import cache_dir, find_busybox, find_kernel
-from minibios.entry_choice import AUTO, EntryChoice, choose_entry, pvh_blocker
-from minibios.initramfs import InitramfsSpec, build_initramfs
-from minibios.preflight import RunRequest, preflight
-from minibios.qemu_config import DEFAULT_MICROVM_ACPI, QemuConfig
+from minibios.images.assets import cache_dir, find_busybox, find_kernel
+from minibios.images.entry import AUTO, EntryChoice, choose_entry, pvh_blocker
+from minibios.images.initramfs import InitramfsSpec, build_initramfs
+from minibios.vm.preflight import RunRequest, preflight
+from minibios.vm.spec import DEFAULT_MICROVM_ACPI, QemuConfig
 
 # panic=-1: a panicking guest resets at once (and QEMU exits, -no-reboot)
 # instead of hanging until the timeout.

@@ -9,9 +9,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from minibios.cpio import CpioWriter
 from minibios.errors import MinibiosError
-from minibios.init_script import MODULE_DIR, module_file_name, render_init
+from minibios.images.cpio import CpioWriter
+from minibios.images.init_script import MODULE_DIR, module_file_name, render_init
 
 # Bump when the image layout changes, so stale cache entries are not reused.
 LAYOUT_VERSION = "2"

@@ -17,14 +17,14 @@ from typing import IO, Any
 
 from qemu.qmp.legacy import QEMUMonitorProtocol
 
-from minibios.accel import choose_accel
-from minibios.console import ConsoleBuffer, OutputCallback, pump
 from minibios.errors import MinibiosError
-from minibios.firmware import resolve_firmware
-from minibios.qemu_config import DEFAULT_MICROVM_ACPI, DEFAULT_QEMU, QemuConfig
-from minibios.runtime_dir import make_runtime_dir, remove_orphaned_runtime_dirs
+from minibios.firmware.choice import resolve_firmware
 from minibios.sizes import parse_memory
-from minibios.tsc import tsc_hint_khz
+from minibios.vm.accel import choose_accel
+from minibios.vm.console import ConsoleBuffer, OutputCallback, pump
+from minibios.vm.runtime_dir import make_runtime_dir, remove_orphaned_runtime_dirs
+from minibios.vm.spec import DEFAULT_MICROVM_ACPI, DEFAULT_QEMU, QemuConfig
+from minibios.vm.tsc import tsc_hint_khz
 
 # "Power down" when the kernel has a power-off method, "System halted" when it
 # has none (no ACPI): either way the guest is done, even if QEMU keeps running.

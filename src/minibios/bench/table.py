@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from minibios.bench import PHASES, BenchPlan, FirmwareResult, Spread
+from minibios.bench.runner import PHASES, BenchPlan, FirmwareResult, Spread
 
 REFERENCES = ("seabios", "qboot")
 LABEL_WIDTH = 34

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
-from minibios.bench import PHASES, STACKED, FirmwareResult
+from minibios.bench.runner import PHASES, STACKED, FirmwareResult
 from minibios.errors import MinibiosError
 
 COLOURS = {"qemu": "#9e9e9e", "firmware": "#e4572e", "kernel": "#4f86c6", "init": "#76b041"}

@@ -23,14 +23,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from minibios.assets import cache_dir
-from minibios.errors import MinibiosError
-from minibios.gdb_remote import GdbRemote
-from minibios.machine import Machine, VmEnd
-from minibios.qemu_config import DEFAULT_MICROVM_ACPI
-from minibios.report import REPORT_RE
-from minibios.runtime_dir import make_runtime_dir
-from minibios.trace_log import (
+from minibios.bench.gdb_remote import GdbRemote
+from minibios.bench.trace_log import (
     TRACE_EVENTS,
     AccessCounts,
     TraceEvent,
@@ -38,7 +32,13 @@ from minibios.trace_log import (
     parse_events,
     port_writes,
 )
-from minibios.vmlinux import extract_vmlinux
+from minibios.errors import MinibiosError
+from minibios.images.assets import cache_dir
+from minibios.images.report import REPORT_RE
+from minibios.images.vmlinux import extract_vmlinux
+from minibios.vm.machine import Machine, VmEnd
+from minibios.vm.runtime_dir import make_runtime_dir
+from minibios.vm.spec import DEFAULT_MICROVM_ACPI
 
 SETUP_ENTRY = 0x10200  # 16-bit protocol: setup code at 0x1020:0000 (QEMU puts it at 0x10000)
 # startup_32 and startup_64 of a kernel loaded at 1 MiB (QEMU's option ROMs, qboot) or at

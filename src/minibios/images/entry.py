@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from minibios.errors import MinibiosError
-from minibios.kernel_image import ElfKernel, inspect_kernel
-from minibios.vmlinux import VmlinuxError, extract_vmlinux
+from minibios.images.kernel_image import ElfKernel, inspect_kernel
+from minibios.images.vmlinux import VmlinuxError, extract_vmlinux
 
 AUTO, PVH, BZIMAGE = "auto", "pvh", "bzimage"
 ENTRY_MODES = (AUTO, PVH, BZIMAGE)

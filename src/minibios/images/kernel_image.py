@@ -4,8 +4,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from minibios.elf import ELF_MAGIC, ElfError, parse_elf
 from minibios.errors import MinibiosError
+from minibios.images.elf import ELF_MAGIC, ElfError, parse_elf
 
 BOOT_FLAG = 0xAA55
 HDRS = b"HdrS"
