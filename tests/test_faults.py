@@ -22,6 +22,7 @@ from vm_support import (
     BOOT_APPEND,
     BOOT_TIMEOUT,
     BootImages,
+    make_machine,
     minibios_cli,
     qemu_pids,
     read_until,
@@ -65,7 +66,7 @@ def assert_nothing_left(marker: str, tmpdir: Path) -> None:
 
 
 def machine(images: BootImages, firmware: str, marker: str, append: str) -> Machine:
-    return Machine(
+    return make_machine(
         kernel=images.kernel.vmlinuz,
         initrd=images.plain_initrd,
         append=append,
@@ -176,7 +177,7 @@ def test_firmware_error(
     """Too little RAM for the kernel (the Python API does not preflight): the firmware
     says so and powers off, or, on microvm without ACPI, halts; either way no kernel ran,
     and that is not a clean power-off."""
-    with Machine(
+    with make_machine(
         kernel=boot_images.kernel.vmlinuz,
         append=BOOT_APPEND,
         machine=machine_type,

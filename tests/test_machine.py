@@ -3,7 +3,7 @@
 import time
 
 import pytest
-from vm_support import BOOT_APPEND, BOOT_TIMEOUT, BootImages, qemu_pids
+from vm_support import BOOT_APPEND, BOOT_TIMEOUT, BootImages, make_machine, qemu_pids
 
 from minibios.images.report import REPORT_PREFIX
 from minibios.vm.console import ConsoleBuffer
@@ -18,7 +18,7 @@ from minibios.vm.machine import (
 
 def idle_machine(firmware: str, marker: str, *extra: str) -> Machine:
     # -S keeps the CPU stopped: QEMU runs but no guest code does.
-    return Machine(firmware=firmware, accel="tcg", extra_args=["-S", "-name", marker, *extra])
+    return make_machine(firmware=firmware, accel="tcg", extra_args=["-S", "-name", marker, *extra])
 
 
 def test_qmp_and_clean_exit(firmware: str, marker: str) -> None:
@@ -72,7 +72,7 @@ def test_qemu_start_failure(firmware: str, marker: str) -> None:
 
 
 def test_missing_qemu_binary(firmware: str) -> None:
-    vm = Machine(firmware=firmware, accel="tcg", qemu="/nonexistent/qemu-system-x86_64")
+    vm = make_machine(firmware=firmware, accel="tcg", qemu="/nonexistent/qemu-system-x86_64")
     with pytest.raises(QemuStartError, match="cannot run"):
         vm.start()
     assert vm.runtime_dir is None
@@ -109,7 +109,7 @@ def test_halted_guest_counts_as_powered_off(
 ) -> None:
     """microvm without ACPI: the kernel halts and QEMU stays up; we must notice."""
     lines = []
-    with Machine(
+    with make_machine(
         kernel=boot_images.kernel.vmlinuz,
         initrd=boot_images.plain_initrd,
         append=BOOT_APPEND,

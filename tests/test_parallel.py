@@ -6,10 +6,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from vm_support import BOOT_APPEND, BootImages, qemu_pids
+from vm_support import BOOT_APPEND, BootImages, make_machine, qemu_pids
 
 from minibios.images.report import REPORT_RE
-from minibios.vm.machine import Machine, VmEnd
+from minibios.vm.machine import VmEnd
 
 pytestmark = pytest.mark.boot
 
@@ -21,7 +21,7 @@ PARALLEL_TIMEOUT = 300.0
 def boot_one(firmware: str, images: BootImages, marker: str) -> VmEnd:
     # The thread that starts QEMU must outlive it (PR_SET_PDEATHSIG): it does,
     # since the whole run stays inside this function.
-    with Machine(
+    with make_machine(
         kernel=images.kernel.vmlinuz,
         initrd=images.plain_initrd,
         append=BOOT_APPEND,

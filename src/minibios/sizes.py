@@ -3,7 +3,7 @@
 import re
 from decimal import Decimal, InvalidOperation
 
-from minibios.errors import MinibiosError
+from minibios.errors import InputError
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -14,7 +14,7 @@ _UNITS = {"": MIB, "K": KIB, "M": MIB, "G": GIB, "T": 1024 * GIB}
 _SIZE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?", re.IGNORECASE)
 
 
-class SizeError(MinibiosError):
+class SizeError(InputError):
     """A memory size that is malformed or unusable."""
 
 

@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from minibios.errors import MinibiosError
+from minibios.errors import RunError
 
 
-class GdbRemoteError(MinibiosError):
+class GdbRemoteError(RunError):
     """The gdb stub did not answer as expected."""
 
 

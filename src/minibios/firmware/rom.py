@@ -1,11 +1,11 @@
-"""Find the minibios ROM: built from firmware/ in a checkout, or shipped in the wheel."""
+"""Find the minibios ROM: (re)built from firmware/ in a checkout, or shipped in the wheel."""
 
 import shutil
 import subprocess
 from importlib import resources
 from pathlib import Path
 
-from minibios.errors import MinibiosError
+from minibios.errors import InputError
 
 ROM_NAME = "minibios.rom"
 PACKAGED_ROM = f"data/{ROM_NAME}"
@@ -13,7 +13,7 @@ TOOLS = ("make", "gcc")
 STDERR_TAIL_LINES = 15
 
 
-class RomError(MinibiosError):
+class RomError(InputError):
     """The ROM is missing and cannot be built."""
 
 
@@ -59,11 +59,15 @@ def packaged_rom() -> Path | None:
 
 
 def rom_path(root: Path | None = None) -> Path:
-    """The ROM to boot: the checkout's build output (built if missing), else the packaged one."""
+    """The ROM to boot: in a checkout always rebuilt first, else the packaged one.
+
+    `make` is incremental (a few ms when nothing changed), and running it every
+    time means a firmware edit can never leave an old ROM booting. Call this
+    once per boot, where the firmware is chosen (resolve_firmware), not per VM.
+    """
     root = root or checkout_root()
     if root is not None:
-        rom = root / "firmware" / "build" / ROM_NAME
-        return rom if rom.is_file() else build(root)
+        return build(root)
     packaged = packaged_rom()
     if packaged is None:
         raise RomError("no minibios ROM: not in a checkout and none packaged with this install")

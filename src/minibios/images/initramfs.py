@@ -9,7 +9,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from minibios.errors import MinibiosError
+from minibios.errors import InputError
 from minibios.images.cpio import CpioWriter
 from minibios.images.init_script import MODULE_DIR, module_file_name, render_init
 
@@ -24,7 +24,7 @@ _MODULE_SUFFIXES = (".ko", ".ko.xz", ".ko.gz")
 NVDIMM_MODULES = ("nfit", "nd_pmem")
 
 
-class InitramfsError(MinibiosError):
+class InitramfsError(InputError):
     """An input of the initramfs is missing or unusable."""
 
 

@@ -4,7 +4,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from minibios.errors import MinibiosError
+from minibios.errors import InputError
 from minibios.images.elf import ELF_MAGIC, ElfError, parse_elf
 
 BOOT_FLAG = 0xAA55
@@ -20,7 +20,7 @@ LOADED_HIGH = 0x01
 XLF_KERNEL_64 = 0x01
 
 
-class KernelImageError(MinibiosError):
+class KernelImageError(InputError):
     """The file is not a kernel we know how to boot."""
 
 

@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from minibios.errors import MinibiosError
+from minibios.errors import RunError
 from minibios.images.init_script import REPORT_PREFIX
 
 # The trailing newline is required: a line still arriving can end in "}" too.
@@ -13,7 +13,7 @@ REPORT_RE = re.compile(rf"^{re.escape(REPORT_PREFIX)}(\{{.*\}})[ \t]*\n", re.MUL
 ACPI_SIGNATURE_LEN = 4
 
 
-class ReportError(MinibiosError):
+class ReportError(RunError):
     """No report line, or one that does not hold what /init writes."""
 
 

@@ -28,14 +28,14 @@ from typing import Protocol
 import lz4.block
 import zstandard
 
-from minibios.errors import MinibiosError
+from minibios.errors import InputError
 from minibios.images.kernel_image import BzImage, ElfKernel, KernelImageError, parse_kernel
 
 LZ4_LEGACY_MAGIC = 0x184C2102
 LZ4_LEGACY_BLOCK = 8 << 20  # the kernel's lz4 -l blocks decompress to at most 8 MiB
 
 
-class VmlinuxError(MinibiosError):
+class VmlinuxError(InputError):
     """The bzImage's payload cannot be turned into a PVH-bootable ELF."""
 
 
