@@ -1,7 +1,9 @@
 """The `minibios` command line, run as a subprocess like a user would."""
 
+import itertools
 import os
 import re
+import shlex
 import signal
 import subprocess
 import time
@@ -171,7 +173,75 @@ def test_forced_kvm_without_kvm(short_tmp: Path, marker: str, fake_kernel: Path)
     assert_no_leftovers(marker, short_tmp)
 
 
+def fake_qemu(directory: Path) -> tuple[Path, Path]:
+    """A `qemu-system-x86_64` on PATH that only records that it ran."""
+    directory.mkdir()
+    ran = directory / "ran"
+    qemu = directory / "qemu-system-x86_64"
+    qemu.write_text(f"#!/bin/sh\ntouch {ran}\n")
+    qemu.chmod(0o755)
+    return qemu, ran
+
+
+@pytest.mark.parametrize("command", ["run", "demo"])
+def test_dry_run_shows_the_command_and_starts_nothing(
+    short_tmp: Path, tmp_path: Path, fake_kernel: Path, command: str
+) -> None:
+    qemu, ran = fake_qemu(tmp_path / "bin")
+    append = "console=ttyS0 note='two words'"
+    args = ["-v", command, "--firmware", "seabios", "--machine", "q35", "--memory", "256M",
+            "--dry-run"]  # fmt: skip
+    if command == "run":
+        args += ["--kernel", str(fake_kernel), "--append", append]
+    env = {"PATH": f"{qemu.parent}:{os.environ['PATH']}"}
+    if command == "demo":
+        if not (cache_dir() / "kernels").is_dir():
+            pytest.skip("demo needs the cached kernel (./scripts/setup)")
+    else:
+        env["MINIBIOS_CACHE"] = str(tmp_path / "cache")
+    result = run_cli(*args, tmpdir=short_tmp, env=env)
+    assert result.returncode == 0, result.stderr
+    assert not ran.exists(), "--dry-run started QEMU"
+    assert "minibios: entry " in result.stdout
+    argv = shlex.split(result.stderr.splitlines()[-1])
+    assert argv[0] == str(qemu)
+    pairs = list(itertools.pairwise(argv))
+    assert ("-M", "q35") in pairs and ("-m", "256M") in pairs
+    assert ("-bios", "/usr/share/seabios/bios-256k.bin") in pairs
+    if command == "run":
+        assert ("-append", append) in pairs and ("-kernel", str(fake_kernel)) in pairs
+    # -v logs what minibios decided, on stderr, before the command.
+    assert "minibios: INFO: minibios.firmware.choice: firmware seabios" in result.stderr
+    assert not list(short_tmp.glob(f"{RUNTIME_DIR_PREFIX}*"))
+
+
+def test_without_v_nothing_is_logged(short_tmp: Path, tmp_path: Path, fake_kernel: Path) -> None:
+    qemu, _ = fake_qemu(tmp_path / "bin")
+    result = run_cli("run", "--kernel", str(fake_kernel), "--firmware", "seabios", "--dry-run",
+                     tmpdir=short_tmp, env={"PATH": f"{qemu.parent}:{os.environ['PATH']}",
+                                            "MINIBIOS_CACHE": str(tmp_path / "cache")})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert len(result.stderr.splitlines()) == 1  # only the command
+    assert "INFO" not in result.stderr
+
+
 # -- real boots ----------------------------------------------------------------
+
+
+@pytest.mark.boot
+def test_show_command_prints_the_exact_argv(
+    short_tmp: Path, marker: str, firmware: str, boot_images: BootImages
+) -> None:
+    result = run_cli("run", "--kernel", str(boot_images.kernel.vmlinuz), "--firmware", firmware,
+                     "--show-command", "--timeout", "0.5", "--", "-name", marker, "-S",
+                     tmpdir=short_tmp)  # fmt: skip
+    assert result.returncode == 3, result.stdout + result.stderr  # -S: it timed out
+    (line,) = [line for line in result.stderr.splitlines() if marker in line]
+    argv = shlex.split(line)
+    assert argv[-3:] == ["-name", marker, "-S"]
+    qmp = argv[argv.index("-qmp") + 1]
+    assert qmp.startswith(f"unix:{short_tmp}/{RUNTIME_DIR_PREFIX}") and "XXXX" not in qmp
+    assert_no_leftovers(marker, short_tmp)
 
 
 @pytest.mark.boot

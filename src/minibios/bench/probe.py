@@ -160,6 +160,7 @@ class _ProbedBoot:
             gdb.wait_stop()
             stopped = self.since_start()
             rip = _stop_rip(gdb)
+            log.debug("stopped at %#x after %.3f s", rip, stopped)
             if rip in self.entries:
                 break
             # Real mode: the setup code starts at 0x1020:0000, so IP reads 0.

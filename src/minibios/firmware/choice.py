@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import enum
 from dataclasses import dataclass
 from pathlib import Path
 
 from minibios.errors import InputError
 from minibios.firmware.rom import rom_path
+
+log = logging.getLogger(__name__)
 
 # Debian's locations (packages seabios and qemu-system-data).
 SEABIOS_PC = Path("/usr/share/seabios/bios-256k.bin")
@@ -70,6 +73,7 @@ def resolve_firmware(choice: str, machine: str) -> Firmware:
     if not path.is_file():
         hint = " (run ./scripts/setup to install it)" if kind is not FirmwareKind.FILE else ""
         raise FirmwareError(f"firmware file not found: {path}{hint}")
+    log.info("firmware %s: %s", choice, path)
     return Firmware(choice, path.resolve(), kind, needs_option_roms=kind is FirmwareKind.SEABIOS)
 
 

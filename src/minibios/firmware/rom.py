@@ -1,11 +1,14 @@
 """Find the minibios ROM: (re)built from firmware/ in a checkout, or shipped in the wheel."""
 
+import logging
 import shutil
 import subprocess
 from importlib import resources
 from pathlib import Path
 
 from minibios.errors import InputError
+
+log = logging.getLogger(__name__)
 
 ROM_NAME = "minibios.rom"
 PACKAGED_ROM = f"data/{ROM_NAME}"
@@ -38,6 +41,7 @@ def build(root: Path | None = None) -> Path:
         if shutil.which(tool) is None:
             raise RomError(f"`{tool}` not found, needed to build the ROM: run ./scripts/setup")
     firmware = root / "firmware"
+    log.info("make -C %s", firmware)
     result = subprocess.run(
         ["make", "-C", str(firmware)], capture_output=True, text=True, check=False
     )

@@ -108,7 +108,7 @@ def parse_report_json(payload: str) -> GuestReport:
         # strict=False: /init passes control characters through unescaped.
         data = json.loads(payload, strict=False)
     except json.JSONDecodeError as exc:
-        raise ReportError(f"report is not valid JSON: {exc}") from None
+        raise ReportError(f"report is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise ReportError("report is not a JSON object")
     try:
@@ -135,7 +135,7 @@ def parse_report_json(payload: str) -> GuestReport:
             block_devices=tuple(str(name) for name in data["block_devices"]),
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise ReportError(f"report is missing or mangles a field: {exc!r}") from None
+        raise ReportError(f"report is missing or mangles a field: {exc!r}") from exc
 
 
 def find_report(console: str) -> re.Match[str] | None:

@@ -230,7 +230,7 @@ class Machine:
                 try:
                     qmp.connect()
                 except Exception:  # not accepting yet, or QEMU died mid-greeting
-                    with contextlib.suppress(Exception):
+                    with contextlib.suppress(Exception):  # half-open: nothing to close cleanly
                         qmp.close()
                 else:
                     qmp.settimeout(QMP_COMMAND_TIMEOUT)
@@ -300,7 +300,7 @@ class Machine:
 
     def _release(self) -> None:
         if self._qmp is not None:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception):  # QEMU gone: the socket may be dead already
                 self._qmp.close()
             self._qmp = None
         if self._reader is not None:

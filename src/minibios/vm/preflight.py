@@ -1,5 +1,6 @@
 """Check a VmSpec before QEMU starts, so each mistake is one clear error (exit 2)."""
 
+import logging
 import os
 import shutil
 from dataclasses import replace
@@ -10,6 +11,8 @@ from minibios.firmware.choice import FirmwareKind
 from minibios.images.kernel_image import KernelImage, inspect_kernel
 from minibios.sizes import GIB, KIB, MIB, format_size
 from minibios.vm.spec import VmSpec
+
+log = logging.getLogger(__name__)
 
 # The initrd placement rule. Loaders (QEMU's, SeaBIOS, qboot) put the initrd
 # at the top of low RAM, below the kernel's initrd_addr_max; QEMU keeps the
@@ -103,4 +106,6 @@ def preflight(spec: VmSpec) -> VmSpec:
         kernel=kernel_path.resolve(),
         initrd=initrd_path.resolve() if initrd_path else None,
     )
-    return checked.with_tsc_hint()
+    checked = checked.with_tsc_hint()
+    log.debug("preflight passed: %s", checked)
+    return checked

@@ -1,5 +1,6 @@
 """Boot a VmSpec to its end and sum up the outcome (shared by `run`, `demo` and bench-parallel)."""
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -8,7 +9,9 @@ from minibios.vm.console import OutputCallback
 from minibios.vm.machine import Machine, VmEnd
 from minibios.vm.spec import VmSpec
 
-# CLI exit statuses; 2 (bad input) is raised before any VM exists.
+log = logging.getLogger(__name__)
+
+# CLI exit statuses by how the VM ended; 2 (bad input) is raised before any VM exists.
 EXIT_STATUS = {
     VmEnd.POWERED_OFF: 0,
     VmEnd.RESET: 1,
@@ -47,6 +50,7 @@ def boot(
         if on_start is not None:
             on_start(vm)
         end = vm.wait_exit(timeout)
+        log.info("VM ended: %s (QEMU exit status %s)", end.value, vm.returncode)
         console = vm.console
         match = find_report(console)
         to_report = vm.elapsed_at(match.start()) if match else None

@@ -50,9 +50,9 @@ class SpecError(InputError):
 def _enum_member(kind: type[E], value: str, what: str) -> E:
     try:
         return kind(value)
-    except ValueError:
+    except ValueError as exc:
         choices = ", ".join(m.value for m in kind)
-        raise SpecError(f"unknown {what} {value!r} (choose from {choices})") from None
+        raise SpecError(f"unknown {what} {value!r} (choose from {choices})") from exc
 
 
 @dataclass(frozen=True)
