@@ -16,6 +16,7 @@ from vm_support import (
     BootImages,
     minibios_cli,
     qemu_pids,
+    run_args,
     run_cli,
 )
 
@@ -78,6 +79,7 @@ def test_not_a_kernel(short_tmp: Path, marker: str, tmp_path: Path) -> None:
     assert_no_leftovers(marker, short_tmp)
 
 
+@pytest.mark.boot  # needs the downloaded kernel
 @pytest.mark.parametrize("entry", ["bzimage", "pvh"])
 def test_initrd_too_large(
     short_tmp: Path, marker: str, tmp_path: Path, boot_images: BootImages, entry: str
@@ -101,6 +103,7 @@ def test_initrd_too_large(
     assert_no_leftovers(marker, short_tmp)
 
 
+@pytest.mark.boot  # needs the downloaded kernel
 @pytest.mark.parametrize("entry", ["bzimage", "pvh"])
 def test_too_little_ram_for_the_kernel(
     short_tmp: Path, marker: str, boot_images: BootImages, entry: str
@@ -232,9 +235,9 @@ def test_without_v_nothing_is_logged(short_tmp: Path, tmp_path: Path, fake_kerne
 def test_show_command_prints_the_exact_argv(
     short_tmp: Path, marker: str, firmware: str, boot_images: BootImages
 ) -> None:
-    result = run_cli("run", "--kernel", str(boot_images.kernel.vmlinuz), "--firmware", firmware,
-                     "--show-command", "--timeout", "0.5", "--", "-name", marker, "-S",
-                     tmpdir=short_tmp)  # fmt: skip
+    args = run_args(boot_images.kernel.vmlinuz, firmware, marker, "--show-command",
+                    "--timeout", "0.5", qemu_args=["-S"])  # fmt: skip
+    result = run_cli(*args, tmpdir=short_tmp)
     assert result.returncode == 3, result.stdout + result.stderr  # -S: it timed out
     (line,) = [line for line in result.stderr.splitlines() if marker in line]
     argv = shlex.split(line)
@@ -248,10 +251,10 @@ def test_show_command_prints_the_exact_argv(
 def test_run_powers_off(
     short_tmp: Path, marker: str, firmware: str, boot_images: BootImages
 ) -> None:
-    result = run_cli("run", "--kernel", str(boot_images.kernel.vmlinuz),
-                     "--initrd", str(boot_images.payload_initrd), "--append", BOOT_APPEND,
-                     "--machine", "q35", "--firmware", firmware, "--timeout", "90",
-                     "--", "-name", marker, tmpdir=short_tmp)  # fmt: skip
+    args = run_args(boot_images.kernel.vmlinuz, firmware, marker, "--append", BOOT_APPEND,
+                    "--machine", "q35", "--timeout", "90",
+                    initrd=boot_images.payload_initrd)  # fmt: skip
+    result = run_cli(*args, tmpdir=short_tmp)
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"^MINIBIOS-REPORT \{", result.stdout, re.MULTILINE)
     assert f"payload sha256  {boot_images.payload_sha256}" in result.stdout
@@ -267,11 +270,10 @@ def test_microvm_run_cpus(
 ) -> None:
     """microvm's ACPI is on unless refused: the cloud kernel reads no MP table, so
     without ACPI it sees one CPU and cannot power off (it halts; we notice that)."""
-    result = run_cli("run", "--kernel", str(boot_images.kernel.vmlinuz),
-                     "--initrd", str(boot_images.plain_initrd),
-                     "--append", BOOT_APPEND,
-                     "--machine", "microvm", "--cpus", "2", *acpi, "--firmware", firmware,
-                     "--timeout", "90", "--", "-name", marker, tmpdir=short_tmp)  # fmt: skip
+    args = run_args(boot_images.kernel.vmlinuz, firmware, marker, "--append", BOOT_APPEND,
+                    "--machine", "microvm", "--cpus", "2", *acpi, "--timeout", "90",
+                    initrd=boot_images.plain_initrd)  # fmt: skip
+    result = run_cli(*args, tmpdir=short_tmp)
     assert result.returncode == 0, result.stdout + result.stderr
     cpus = 1 if acpi else 2
     assert f"CPUs online     {cpus} ({cpus} in /proc/cpuinfo)" in result.stdout
@@ -284,9 +286,9 @@ def test_run_panic_exits_1(
     short_tmp: Path, marker: str, firmware: str, boot_images: BootImages
 ) -> None:
     # No initrd: the kernel cannot mount a root and panics.
-    result = run_cli("run", "--kernel", str(boot_images.kernel.vmlinuz),
-                     "--append", "console=ttyS0 panic=-1", "--firmware", firmware,
-                     "--timeout", "90", "--", "-name", marker, tmpdir=short_tmp)  # fmt: skip
+    args = run_args(boot_images.kernel.vmlinuz, firmware, marker,
+                    "--append", "console=ttyS0 panic=-1", "--timeout", "90")  # fmt: skip
+    result = run_cli(*args, tmpdir=short_tmp)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Kernel panic - not syncing" in result.stdout
     assert "minibios: guest panicked" in result.stdout
@@ -297,9 +299,9 @@ def test_run_panic_exits_1(
 def test_run_timeout_exits_3(
     short_tmp: Path, marker: str, firmware: str, boot_images: BootImages
 ) -> None:
-    result = run_cli("run", "--kernel", str(boot_images.kernel.vmlinuz),
-                     "--initrd", str(boot_images.plain_initrd), "--firmware", firmware,
-                     "--timeout", "0.5", "--", "-name", marker, tmpdir=short_tmp)  # fmt: skip
+    args = run_args(boot_images.kernel.vmlinuz, firmware, marker, "--timeout", "0.5",
+                    initrd=boot_images.plain_initrd)  # fmt: skip
+    result = run_cli(*args, tmpdir=short_tmp)
     assert result.returncode == 3, result.stdout + result.stderr
     assert "minibios: timed out after 0.5 s; QEMU stopped" in result.stdout
     assert_no_leftovers(marker, short_tmp)
@@ -309,8 +311,8 @@ def test_run_timeout_exits_3(
 def test_qemu_failure_exits_4(
     short_tmp: Path, marker: str, firmware: str, boot_images: BootImages
 ) -> None:
-    result = run_cli("run", "--kernel", str(boot_images.kernel.vmlinuz), "--firmware", firmware,
-                     "--", "-name", marker, "-no-such-option", tmpdir=short_tmp)  # fmt: skip
+    args = run_args(boot_images.kernel.vmlinuz, firmware, marker, qemu_args=["-no-such-option"])
+    result = run_cli(*args, tmpdir=short_tmp)
     assert result.returncode == 4, result.stdout + result.stderr
     assert result.stderr.startswith("minibios: error: QEMU failed to start (exit 1): ")
     assert "-no-such-option: invalid option" in result.stderr
@@ -328,9 +330,8 @@ def test_signal_kills_qemu(
     status: int,
 ) -> None:
     cli = subprocess.Popen(
-        [*minibios_cli(), "run", "--kernel", str(boot_images.kernel.vmlinuz),
-         "--initrd", str(boot_images.plain_initrd), "--firmware", firmware,
-         "--", "-name", marker, "-S"],
+        [*minibios_cli(), *run_args(boot_images.kernel.vmlinuz, firmware, marker,
+                                    initrd=boot_images.plain_initrd, qemu_args=["-S"])],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -1,4 +1,5 @@
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,12 @@ from minibios.vm.spec import VmSpec
 
 
 def checked(kernel: str, initrd: str | None = None, **options: object) -> VmSpec:
-    """What `minibios run` does with its options: a VmSpec, then preflight."""
+    """What `minibios run` does with its options: a VmSpec, then preflight.
+
+    QEMU is a stand-in (preflight only looks it up): unit tests need none.
+    """
     initrd_path = Path(initrd) if initrd is not None else None
+    options.setdefault("qemu", sys.executable)
     return preflight(vm_spec(kernel=Path(kernel), initrd=initrd_path, **options))  # type: ignore[arg-type]
 
 

@@ -5,6 +5,7 @@ import selectors
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -112,3 +113,32 @@ def make_machine(
 ) -> Machine:
     """The tests' one way to a Machine: vm_spec(firmware, **fields), not started."""
     return Machine(vm_spec(firmware, **fields), on_output=on_output, stop_grace=stop_grace)
+
+
+def run_args(
+    kernel: Path | str,
+    firmware: str,
+    marker: str,
+    *options: str,
+    initrd: Path | None = None,
+    qemu_args: Sequence[str] = (),
+) -> list[str]:
+    """`minibios run` arguments: kernel, initrd, firmware, OPTIONS, then `-- -name MARKER`
+    (so qemu_pids finds the VM) and any more QEMU arguments."""
+    args = ["run", "--kernel", str(kernel)]
+    if initrd is not None:
+        args += ["--initrd", str(initrd)]
+    return [*args, "--firmware", firmware, *options, "--", "-name", marker, *qemu_args]
+
+
+def image_machine(
+    images: BootImages, firmware: str, marker: str, *extra_args: str, **fields: Any
+) -> Machine:
+    """make_machine booting the cached kernel with the plain initramfs and BOOT_APPEND
+    (unless `fields` say otherwise), named `marker` for qemu_pids."""
+    defaults = {
+        "kernel": images.kernel.vmlinuz,
+        "initrd": images.plain_initrd,
+        "append": BOOT_APPEND,
+    }
+    return make_machine(firmware, extra_args=("-name", marker, *extra_args), **(defaults | fields))

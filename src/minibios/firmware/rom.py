@@ -1,6 +1,7 @@
 """Find the minibios ROM: (re)built from firmware/ in a checkout, or shipped in the wheel."""
 
 import logging
+import fcntl
 import shutil
 import subprocess
 from importlib import resources
@@ -32,6 +33,22 @@ def checkout_root(start: Path | None = None) -> Path | None:
     return None
 
 
+def run_make(firmware: Path, *targets: str) -> subprocess.CompletedProcess[str]:
+    """`make -C firmware TARGETS`, one at a time per checkout.
+
+    Test workers and concurrent `minibios` runs all call this; a lock file in the
+    build dir keeps two makes from writing the same objects at once.
+    """
+    lock_path = firmware / "build" / ".make.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        log.info("make -C %s %s", firmware, " ".join(targets))
+        return subprocess.run(
+            ["make", "-C", str(firmware), *targets], capture_output=True, text=True, check=False
+        )
+
+
 def build(root: Path | None = None) -> Path:
     """Run `make -C firmware` (incremental) and return the ROM path."""
     root = root or checkout_root()
@@ -41,10 +58,7 @@ def build(root: Path | None = None) -> Path:
         if shutil.which(tool) is None:
             raise RomError(f"`{tool}` not found, needed to build the ROM: run ./scripts/setup")
     firmware = root / "firmware"
-    log.info("make -C %s", firmware)
-    result = subprocess.run(
-        ["make", "-C", str(firmware)], capture_output=True, text=True, check=False
-    )
+    result = run_make(firmware)
     if result.returncode != 0:
         lines = (result.stderr or result.stdout).strip().splitlines()
         tail = " | ".join(lines[-STDERR_TAIL_LINES:]) or "(no output)"

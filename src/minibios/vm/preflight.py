@@ -87,7 +87,6 @@ def preflight(spec: VmSpec) -> VmSpec:
     2); the returned spec has QEMU's full path, the kernel's and initrd's
     resolved paths and, where the kernel needs it, the host's TSC frequency.
     """
-    qemu = check_qemu(spec.qemu)
     if spec.kernel is None:
         raise PreflightError("no kernel to boot: give --kernel")
     kernel_path = check_file(str(spec.kernel), "kernel")
@@ -102,7 +101,7 @@ def preflight(spec: VmSpec) -> VmSpec:
         )
     checked = replace(
         spec,
-        qemu=qemu,
+        qemu=check_qemu(spec.qemu),
         kernel=kernel_path.resolve(),
         initrd=initrd_path.resolve() if initrd_path else None,
     )
