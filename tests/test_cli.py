@@ -20,12 +20,17 @@ from vm_support import (
     run_cli,
 )
 
+from minibios.bench.gdb_remote import GdbRemoteError
+from minibios.bench.probe import ProbeError
+from minibios.cli import commands
+from minibios.firmware.rom import RomError
 from minibios.images.assets import cache_dir
 from minibios.images.kernel_image import inspect_kernel
 from minibios.images.vmlinux import extract_vmlinux
 from minibios.sizes import MIB, format_size
 from minibios.vm.accel import AccelProbe
-from minibios.vm.preflight import initrd_limit
+from minibios.vm.machine import ConsoleTimeout, QemuStartError
+from minibios.vm.preflight import PreflightError, initrd_limit
 from minibios.vm.runtime_dir import RUNTIME_DIR_PREFIX
 
 
@@ -387,3 +392,30 @@ def test_closed_stdout_pipe_is_no_traceback(short_tmp: Path) -> None:
         os.close(write_end)
     assert result.returncode == 141
     assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (PreflightError("kernel not found: /k"), 2),
+        (RomError("`make -C firmware` failed"), 2),
+        (QemuStartError("QEMU failed to start (exit 1)", ""), 4),
+        (ProbeError("the guest did not power off cleanly"), 4),
+        (GdbRemoteError("lost the gdb stub"), 4),
+        (ConsoleTimeout("MINIBIOS-REPORT", 1.0, "tail"), 4),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, Exception) else str(value),
+)
+def test_exit_status_says_whose_fault(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], error: Exception,
+    status: int,
+) -> None:  # fmt: skip
+    """2 only for what is checked before QEMU starts; a failure while running is 4."""
+
+    def fail(args: object, extra: object) -> int:
+        raise error
+
+    monkeypatch.setattr(commands.signal, "signal", lambda *args: None)  # keep pytest's
+    monkeypatch.setattr(commands, "_dispatch", fail)
+    assert commands.main(["rom"]) == status
+    assert capsys.readouterr().err == f"minibios: error: {error}\n"

@@ -66,8 +66,8 @@ class VmEndedError(MachineError):
     """The VM ended before the awaited console output appeared."""
 
 
-class ConsoleTimeout(TimeoutError):
-    """wait_for() gave up; the message carries the console tail."""
+class ConsoleTimeout(RunError, TimeoutError):
+    """wait_for() gave up; the message carries the console tail (a RunError: exit 4)."""
 
     def __init__(self, pattern: str, timeout: float, tail: str) -> None:
         super().__init__(
