@@ -21,6 +21,7 @@ from minibios.cli.options import BOOT_OPTIONS, add_options, vm_spec
 from minibios.cli.report_format import format_report, format_timing
 from minibios.errors import InputError, MinibiosError
 from minibios.firmware import rom
+from minibios.firmware.choice import Firmware, resolve_firmware
 from minibios.images.assets import cache_dir, find_busybox, find_kernel
 from minibios.images.entry import EntryChoice, choose_entry
 from minibios.images.initramfs import InitramfsSpec, build_initramfs
@@ -181,9 +182,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return _boot_and_report(spec, args, stream=args.verbose, demo=True)
 
 
-def _bench_spec(args: argparse.Namespace) -> VmSpec:
+def _bench_spec(args: argparse.Namespace, firmware: Firmware | None) -> VmSpec:
     """The preflighted spec a benchmark boots: the given kernel and initrd, else the
-    cloud kernel and the demo initramfs; its firmware comes per run."""
+    cloud kernel and the demo initramfs (`minibios bench` gives each run its firmware)."""
     cache = cache_dir()
     kernel = Path(args.kernel) if args.kernel else find_kernel(cache).vmlinuz
     initrd = (
@@ -191,7 +192,7 @@ def _bench_spec(args: argparse.Namespace) -> VmSpec:
         if args.initrd
         else build_initramfs(InitramfsSpec(busybox=find_busybox()), cache)
     )
-    return preflight(vm_spec(args, kernel=kernel, initrd=initrd, firmware=None))
+    return preflight(vm_spec(args, kernel=kernel, initrd=initrd, firmware=firmware))
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -202,7 +203,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     labels = tuple(f.strip() for f in args.firmware.split(",") if f.strip())
     # Every firmware resolved (minibios's ROM rebuilt) before any boot.
     firmwares = tuple(BenchFirmware.resolve(label, args.machine) for label in labels)
-    plan = BenchPlan(_bench_spec(args), firmwares, args.runs, args.count_runs)
+    plan = BenchPlan(_bench_spec(args, None), firmwares, args.runs, args.count_runs)
     results = run_bench(plan, stderr_progress)
     print(render(plan, results))
     if args.json:
@@ -218,8 +219,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def _cmd_bench_parallel(args: argparse.Namespace) -> int:
     if args.vms < 1:
         raise UsageError("--vms must be at least 1")
-    spec = replace(_bench_spec(args), firmware=vm_spec(args).firmware)
-    plan = ParallelPlan(spec, args.vms, args.timeout)
+    firmware = resolve_firmware(args.firmware, args.machine)
+    plan = ParallelPlan(_bench_spec(args, firmware), args.vms, args.timeout)
     result = run_parallel_bench(plan, stderr_progress)
     print(render_parallel(result))
     if args.json:

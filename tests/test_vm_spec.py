@@ -1,3 +1,5 @@
+"""VmSpec: the one VM description and its QEMU command line."""
+
 import itertools
 import shlex
 from pathlib import Path
