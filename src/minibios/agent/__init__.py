@@ -1,0 +1,1 @@
+"""Run commands in a VM: the guest agent, its protocol, and the host side that drives it."""
