@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
+from minibios.agent.cli import add_exec_parser, cmd_exec
 from minibios.bench import parallel, runner
 from minibios.bench.parallel import ParallelPlan, render_parallel, run_parallel_bench
 from minibios.bench.plot import check_plot_path, render_svg, write_plot
@@ -99,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "help": "seconds per VM before it is stopped (%(default)g)"})  # fmt: skip
     par.set_defaults(accel=parallel.ACCEL)
     par.add_argument("--json", type=Path, help="write every VM's outcome here")
+    add_exec_parser(commands)  # minibios.agent: `minibios exec`
     commands.add_parser("rom", help="print the ROM path (rebuilding it if stale)")
     commands.add_parser("build", help="rebuild the ROM (make -C firmware)")
     return parser
@@ -246,6 +248,8 @@ def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
 def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:
     if args.command == "run":
         return _cmd_run(args, extra)
+    if args.command == "exec":
+        return cmd_exec(args, extra)
     if args.command == "demo":
         return _cmd_demo(args)
     if args.command == "bench":
@@ -272,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(args_list)
         _setup_logging(args.log_level)
-        if extra and args.command != "run":
+        if extra and args.command not in ("run", "exec"):
             raise UsageError("extra QEMU arguments after `--` are only accepted by `run`")
         status = _dispatch(args, extra)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit

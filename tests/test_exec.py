@@ -1,0 +1,185 @@
+"""`minibios exec` and the agent API: commands in real VMs (TCG), output and status back."""
+
+import hashlib
+import os
+import random
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from vm_support import minibios_cli, read_until
+
+from minibios.agent.session import AgentMachine, CommandTimeout, ExecSettings
+from minibios.sizes import MIB
+
+pytestmark = pytest.mark.boot
+EXEC_TIMEOUT = 300.0  # a whole `minibios exec` on a loaded 2-core TCG host
+
+
+def exec_cli(
+    *args: str, tmpdir: Path, input: bytes = b"", timeout: float = EXEC_TIMEOUT
+) -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "TMPDIR": str(tmpdir)}
+    return subprocess.run(
+        [*minibios_cli(), "exec", "--accel", "tcg", *args],
+        input=input,
+        capture_output=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def leftovers(tmpdir: Path) -> list[str]:
+    """QEMU or virtiofsd processes, or files, that a run under TMPDIR=tmpdir left behind."""
+    found = subprocess.run(
+        ["pgrep", "-af", f"(qemu-system|virtiofsd).*{tmpdir}"], capture_output=True, text=True
+    ).stdout.splitlines()
+    return found + [str(p) for p in tmpdir.iterdir()]
+
+
+@pytest.fixture(scope="module")
+def vm() -> Iterator[AgentMachine]:
+    """One VM for the API checks: vm.run many times, each with its own status."""
+    with AgentMachine(ExecSettings(rootfs="initramfs", accel="tcg")) as machine:
+        yield machine
+    assert machine.runtime_dir is None
+
+
+def test_exit_statuses(vm: AgentMachine) -> None:
+    assert vm.run(["true"]).returncode == 0
+    assert vm.run(["false"]).returncode == 1
+    assert vm.run(["sh", "-c", "exit 42"]).returncode == 42
+    missing = vm.run(["no-such-command", "x"])
+    assert missing.returncode == 127
+    assert b"no-such-command" in missing.stderr
+    killed = vm.run(["sh", "-c", "kill -USR1 $$"])
+    assert (killed.returncode, killed.shell_status) == (-signal.SIGUSR1, 128 + signal.SIGUSR1)
+
+
+def test_stdout_and_stderr_kept_apart(vm: AgentMachine) -> None:
+    result = vm.run(["sh", "-c", "echo one; echo two >&2; printf 'a\\r\\nb'; echo three >&2"])
+    assert result.stdout == b"one\na\r\nb"
+    assert result.stderr == b"two\nthree\n"
+
+
+def test_state_persists_between_runs(vm: AgentMachine) -> None:
+    assert vm.run(["sh", "-c", "echo kept > /tmp/state"]).returncode == 0
+    assert vm.run(["cat", "/tmp/state"]).stdout == b"kept\n"
+
+
+def test_env_and_workdir(vm: AgentMachine) -> None:
+    result = vm.run(["sh", "-c", 'echo "$GREETING"; pwd'], env={"GREETING": "hi"}, cwd="/proc")
+    assert result.stdout == b"hi\n/proc\n"
+
+
+def test_binary_data_through_stdin_stdout_and_stderr(vm: AgentMachine) -> None:
+    data = random.Random(11).randbytes(10 * MIB)
+    result = vm.run(
+        ["sh", "-c", "cat > /tmp/blob && cat /tmp/blob && cat /tmp/blob >&2; rm /tmp/blob"],
+        input=data,
+        timeout=EXEC_TIMEOUT,
+    )
+    assert result.returncode == 0
+    want = hashlib.sha256(data).hexdigest()
+    assert hashlib.sha256(result.stdout).hexdigest() == want
+    assert hashlib.sha256(result.stderr).hexdigest() == want
+
+
+def test_stdin_echoed_with_end_of_file(vm: AgentMachine) -> None:
+    data = random.Random(12).randbytes(MIB)
+    result = vm.run(["cat"], input=data, timeout=EXEC_TIMEOUT)
+    assert (result.returncode, result.stdout == data) == (0, True)
+    assert vm.run(["cat"]).stdout == b""  # no input: end of file at once
+
+
+def test_timeout_kills_the_command_and_keeps_the_vm(vm: AgentMachine) -> None:
+    began = time.monotonic()
+    with pytest.raises(CommandTimeout) as caught:
+        vm.run(["sh", "-c", "echo before; sleep 1000"], timeout=3)
+    assert 3 <= time.monotonic() - began < 30
+    assert caught.value.stdout == b"before\n"
+    assert vm.run(["echo", "after"]).stdout == b"after\n"
+
+
+def test_cli_streams_exit_status_and_no_console(short_tmp: Path) -> None:
+    result = exec_cli(
+        "--rootfs", "initramfs", "--time", "--",
+        "sh", "-c", "echo out; echo err >&2; cat; kill -USR1 $$",
+        tmpdir=short_tmp, input=b"in\n",
+    )  # fmt: skip
+    assert result.returncode == 128 + signal.SIGUSR1, result.stderr
+    assert result.stdout == b"out\nin\n"
+    err_lines = result.stderr.decode().splitlines()
+    assert err_lines[0] == "err"
+    assert err_lines[1].startswith("minibios: time: prepare")
+    assert len(err_lines) == 2, err_lines  # no kernel message, no agent line
+    assert leftovers(short_tmp) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_cli_streams_then_stops_on_a_signal(sig: signal.Signals, short_tmp: Path) -> None:
+    proc = subprocess.Popen(
+        [*minibios_cli(), "exec", "--accel", "tcg", "--rootfs", "initramfs", "--",
+         "sh", "-c", "echo first; sleep 1000; echo never"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "TMPDIR": str(short_tmp)},
+    )  # fmt: skip
+    try:
+        # The first line arrives while the command still runs: it streams.
+        read_until(proc.stdout, b"first\n", EXEC_TIMEOUT)
+        assert proc.poll() is None
+        sent = time.monotonic()
+        proc.send_signal(sig)
+        status = proc.wait(timeout=30)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert status == 128 + sig
+    assert took < 1.5, f"stopping took {took:.2f} s"
+    assert leftovers(short_tmp) == []
+
+
+def test_cli_timeout(short_tmp: Path) -> None:
+    result = exec_cli(
+        "--rootfs", "initramfs", "--timeout", "2", "--", "sleep", "1000", tmpdir=short_tmp
+    )
+    assert result.returncode == 124, result.stderr
+    assert b"did not finish within 2 s" in result.stderr
+    assert leftovers(short_tmp) == []
+
+
+def test_four_execs_at_once(short_tmp: Path) -> None:
+    env = {**os.environ, "TMPDIR": str(short_tmp)}
+    procs = [
+        subprocess.Popen(
+            [
+                *minibios_cli(),
+                "exec",
+                "--accel",
+                "tcg",
+                "--rootfs",
+                "initramfs",
+                "--",
+                "sh",
+                "-c",
+                f"echo vm{n}; exit {n + 10}",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        for n in range(4)
+    ]
+    for n, proc in enumerate(procs):
+        out, err = proc.communicate(timeout=EXEC_TIMEOUT * 2)
+        assert (proc.returncode, out) == (n + 10, f"vm{n}\n".encode()), err
+    assert leftovers(short_tmp) == []
