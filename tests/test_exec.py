@@ -5,6 +5,7 @@ import os
 import random
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,8 @@ from pathlib import Path
 import pytest
 from vm_support import minibios_cli, read_until
 
-from minibios.agent.session import AgentMachine, CommandTimeout, ExecSettings
+from minibios.agent.session import AgentMachine, CommandTimeout, ExecSettings, ShareSpec
+from minibios.agent.virtiofsd import virtiofs_blocker
 from minibios.sizes import MIB
 
 pytestmark = pytest.mark.boot
@@ -183,3 +185,64 @@ def test_four_execs_at_once(short_tmp: Path) -> None:
         out, err = proc.communicate(timeout=EXEC_TIMEOUT * 2)
         assert (proc.returncode, out) == (n + 10, f"vm{n}\n".encode()), err
     assert leftovers(short_tmp) == []
+
+
+@pytest.fixture(scope="module")
+def host_vm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AgentMachine, Path, Path]]:
+    """A VM whose root is the host's (virtiofs + overlay), with a rw and a ro share."""
+    blocker = virtiofs_blocker()
+    if blocker:
+        pytest.skip(f"virtiofs cannot work here: {blocker}")
+    rw = tmp_path_factory.mktemp("share-rw")
+    ro = tmp_path_factory.mktemp("share-ro")
+    (rw / "from-host").write_text("host says hi\n")
+    (ro / "locked").write_text("read me\n")
+    shares = (ShareSpec.parse(f"{rw}:/mnt/rw"), ShareSpec.parse(f"{ro}:ro"))
+    with AgentMachine(ExecSettings(rootfs="host", accel="tcg", shares=shares)) as machine:
+        yield machine, rw, ro
+        runtime_dir = machine.runtime_dir
+    assert runtime_dir is not None and not runtime_dir.exists()
+    assert leftovers_of(runtime_dir) == []
+
+
+def leftovers_of(runtime_dir: Path) -> list[str]:
+    found = subprocess.run(
+        ["pgrep", "-af", f"(qemu-system|virtiofsd).*{runtime_dir}"], capture_output=True, text=True
+    )
+    return found.stdout.splitlines()
+
+
+def test_host_binary_runs_on_the_host_root(host_vm: tuple[AgentMachine, Path, Path]) -> None:
+    vm, _, _ = host_vm
+    assert vm.rootfs == "host"
+    script = "import sys, platform; print(sys.version); print(platform.uname().release)"
+    result = vm.run([sys.executable, "-c", script])
+    assert result.returncode == 0, result.stderr
+    version, release = result.stdout.decode().splitlines()
+    assert version == sys.version
+    assert release != os.uname().release  # the guest's kernel, the host's Python
+    # The default working directory is the host's current one, and the root is writable
+    # (a tmpfs overlay) without touching the host.
+    marker = f"/usr/minibios-overlay-{os.getpid()}"
+    result = vm.run(["sh", "-c", f"pwd; echo x > {marker} && cat {marker}"])
+    assert result.stdout.decode().splitlines() == [os.getcwd(), "x"]
+    assert not Path(marker).exists()
+
+
+def test_share_read_write_round_trip(host_vm: tuple[AgentMachine, Path, Path]) -> None:
+    vm, rw, _ = host_vm
+    result = vm.run(["sh", "-c", "cat /mnt/rw/from-host; echo guest wrote > /mnt/rw/from-guest"])
+    assert (result.returncode, result.stdout) == (0, b"host says hi\n"), result.stderr
+    assert (rw / "from-guest").read_text() == "guest wrote\n"
+
+
+def test_read_only_share_refuses_writes(host_vm: tuple[AgentMachine, Path, Path]) -> None:
+    vm, _, ro = host_vm
+    assert vm.run(["cat", f"{ro}/locked"]).stdout == b"read me\n"
+    assert vm.run(["sh", "-c", f"echo x > {ro}/new"]).returncode != 0
+    # Even guest root remounting it read-write cannot write: the host enforces it.
+    script = f"mount -o remount,rw {ro} && grep -c ' {ro} .* rw,' /proc/mounts; echo x > {ro}/new2"
+    result = vm.run(["sh", "-c", script])
+    assert result.stdout == b"1\n", result.stderr  # the guest's view is read-write now
+    assert result.returncode != 0
+    assert sorted(p.name for p in ro.iterdir()) == ["locked"]

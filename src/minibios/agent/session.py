@@ -274,7 +274,7 @@ class AgentMachine:
         try:
             self._machine.start()
         except QemuStartError as exc:
-            raise ExecError(str(exc)) from exc
+            raise ExecError(f"{exc}{self._diagnosis()}") from exc
         started_at = self._machine.started_at or began
         qmp_ready = time.monotonic()
         self.timings.qemu_start = qmp_ready - started_at

@@ -61,8 +61,10 @@ class _MountAttr(ctypes.Structure):
     )
 
 
-def _child_setup(source: str, readonly: bool) -> Any:
-    """preexec_fn: die with our thread; for read-only shares, a private ro bind of `source`."""
+def _child_setup(source: str, view: str | None) -> Any:
+    """preexec_fn: die with our thread; for read-only shares, `view` becomes a private
+    recursive read-only bind of `source` (a fresh dir: virtiofsd cannot pivot_root
+    into a mount stacked on "/")."""
     libc = ctypes.CDLL(None, use_errno=True)
 
     def check(result: int, what: str) -> None:
@@ -73,18 +75,18 @@ def _child_setup(source: str, readonly: bool) -> Any:
 
     def setup() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if not readonly:
+        if view is None:
             return
-        src = source.encode()
+        src, dst = source.encode(), view.encode()
         check(libc.unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
         check(libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None), "make / private")
-        check(libc.mount(src, src, None, _MS_BIND | _MS_REC, None), f"bind {source}")
+        check(libc.mount(src, dst, None, _MS_BIND | _MS_REC, None), f"bind {source}")
         attr = _MountAttr(_MOUNT_ATTR_RDONLY, 0, 0, 0)
         check(
             libc.syscall(
                 _SYS_MOUNT_SETATTR,
                 _AT_FDCWD,
-                src,
+                dst,
                 _AT_RECURSIVE,
                 ctypes.byref(attr),
                 ctypes.sizeof(attr),
@@ -120,6 +122,10 @@ class Virtiofsd:
             raise VirtiofsdError(virtiofs_blocker() or "no virtiofsd")
         if not self.share.source.is_dir():
             raise VirtiofsdError(f"shared directory not found: {self.share.source}")
+        view = None
+        if self.share.readonly:
+            view = self.socket_path.with_suffix(".ro")
+            view.mkdir()
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             listener.bind(str(self.socket_path))
@@ -129,7 +135,7 @@ class Virtiofsd:
                 # argv[0] names the VM's socket: `ps` (and the tests) tell whose it is.
                 f"virtiofsd:{self.socket_path}",
                 f"--fd={listener.fileno()}",
-                "-o", f"source={self.share.source}",
+                "-o", f"source={view or self.share.source}",
                 "-o", "cache=auto",
                 "--rlimit-nofile=0",
             ]  # fmt: skip
@@ -141,7 +147,7 @@ class Virtiofsd:
                 stderr=self._log,
                 pass_fds=(listener.fileno(),),
                 start_new_session=True,
-                preexec_fn=_child_setup(str(self.share.source), self.share.readonly),
+                preexec_fn=_child_setup(str(self.share.source), str(view) if view else None),
             )
         except OSError as exc:
             self.stop()
