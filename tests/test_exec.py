@@ -246,3 +246,19 @@ def test_read_only_share_refuses_writes(host_vm: tuple[AgentMachine, Path, Path]
     assert result.stdout == b"1\n", result.stderr  # the guest's view is read-write now
     assert result.returncode != 0
     assert sorted(p.name for p in ro.iterdir()) == ["locked"]
+
+
+@pytest.mark.parametrize("machine", ["q35", "microvm"])
+def test_other_machines(machine: str, tmp_path: Path) -> None:
+    """virtio-pci on q35, virtio-mmio (found through the DSDT) on microvm: channel and share."""
+    blocker = virtiofs_blocker()
+    if blocker:
+        pytest.skip(f"virtiofs cannot work here: {blocker}")
+    settings = ExecSettings(
+        machine=machine, accel="tcg", rootfs="host", shares=(ShareSpec.parse(f"{tmp_path}"),)
+    )
+    script = f"echo {machine} > {tmp_path}/out; cat; echo err >&2; exit 7"
+    with AgentMachine(settings) as vm:
+        result = vm.run(["sh", "-c", script], input=b"stdin\n")
+    assert (result.returncode, result.stdout, result.stderr) == (7, b"stdin\n", b"err\n")
+    assert (tmp_path / "out").read_text() == f"{machine}\n"

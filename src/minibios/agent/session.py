@@ -311,6 +311,10 @@ class AgentMachine:
             "-device", f"{serial},id=agentbus",
             "-device", f"virtserialport,bus=agentbus.0,chardev=agent,name={PORT_NAME}",
         ]  # fmt: skip
+        if mmio:
+            # microvm's virtio-mmio is legacy (version 1) by default; vhost-user-fs
+            # needs a modern (VIRTIO_F_VERSION_1) transport.
+            args += ["-global", "virtio-mmio.force-legacy=false"]
         if use_fs:
             memory = self.settings.memory
             size = parse_memory(memory) if isinstance(memory, str) else memory
