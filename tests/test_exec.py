@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from vm_support import minibios_cli, read_until
 
+from minibios import agent
 from minibios.agent.session import AgentMachine, CommandTimeout, ExecSettings, ShareSpec
 from minibios.agent.virtiofsd import virtiofs_blocker
 from minibios.sizes import MIB
@@ -262,3 +263,12 @@ def test_other_machines(machine: str, tmp_path: Path) -> None:
         result = vm.run(["sh", "-c", script], input=b"stdin\n")
     assert (result.returncode, result.stdout, result.stderr) == (7, b"stdin\n", b"err\n")
     assert (tmp_path / "out").read_text() == f"{machine}\n"
+
+
+def test_one_shot_api_with_timings() -> None:
+    result = agent.exec(["sh", "-c", "echo hi; exit 3"], rootfs="initramfs", accel="tcg")
+    assert (result.returncode, result.stdout, result.stderr) == (3, b"hi\n", b"")
+    phases = dict(result.timings.phases())
+    assert list(phases) == ["prepare", "QEMU start", "firmware", "kernel", "agent ready", "command"]
+    assert all(value >= 0 for value in phases.values()), phases
+    assert phases["kernel"] > 0 and phases["command"] > 0, phases

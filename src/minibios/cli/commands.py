@@ -12,6 +12,7 @@ from types import FrameType
 
 from minibios.agent.cli import add_exec_parser, cmd_exec
 from minibios.bench import parallel, runner
+from minibios.bench.exec_bench import ExecBenchPlan, render_exec_bench, run_exec_bench
 from minibios.bench.parallel import ParallelPlan, render_parallel, run_parallel_bench
 from minibios.bench.plot import check_plot_path, render_svg, write_plot
 from minibios.bench.probe import BenchFirmware
@@ -101,6 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     par.set_defaults(accel=parallel.ACCEL)
     par.add_argument("--json", type=Path, help="write every VM's outcome here")
     add_exec_parser(commands)  # minibios.agent: `minibios exec`
+    bench_exec = commands.add_parser(
+        "bench-exec", help="time `exec /bin/true` phase by phase for several firmwares"
+    )
+    bench_exec.add_argument("--runs", type=int, default=5, help="runs per firmware (5)")
+    bench_exec.add_argument("--firmware", default="minibios,seabios,qboot")
+    bench_exec.add_argument("--machine", default="pc", help="pc, q35 or microvm (default pc)")
+    bench_exec.add_argument("--rootfs", default="initramfs", choices=("host", "initramfs"))
     commands.add_parser("rom", help="print the ROM path (rebuilding it if stale)")
     commands.add_parser("build", help="rebuild the ROM (make -C firmware)")
     return parser
@@ -231,6 +239,17 @@ def _cmd_bench_parallel(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _cmd_bench_exec(args: argparse.Namespace) -> int:
+    if args.runs < 1:
+        raise UsageError("--runs must be at least 1")
+    firmwares = tuple(f.strip() for f in args.firmware.split(",") if f.strip())
+    for name in firmwares:
+        resolve_firmware(name, args.machine)  # a clear error before any boot
+    plan = ExecBenchPlan(firmwares, args.runs, machine=args.machine, rootfs=args.rootfs)
+    print(render_exec_bench(plan, run_exec_bench(plan, stderr_progress)))
+    return 0
+
+
 def _setup_logging(level: int) -> None:
     """-v: info, -vv: debug, for every minibios module's logger; else warnings only."""
     logging.basicConfig(
@@ -250,6 +269,8 @@ def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:
         return _cmd_run(args, extra)
     if args.command == "exec":
         return cmd_exec(args, extra)
+    if args.command == "bench-exec":
+        return _cmd_bench_exec(args)
     if args.command == "demo":
         return _cmd_demo(args)
     if args.command == "bench":
