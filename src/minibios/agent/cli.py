@@ -21,6 +21,7 @@ from minibios.agent.session import (
     VmDied,
 )
 from minibios.errors import MinibiosError
+from minibios.images.entry import AUTO, ENTRY_MODES
 
 EXIT_NOT_READY = 123  # the guest agent never reported ready
 EXIT_TIMEOUT = 124  # --timeout passed; the command was killed (as coreutils timeout)
@@ -41,6 +42,13 @@ def add_exec_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParse
     parser.add_argument("--cpus", type=int, default=1, help="vCPUs (default 1)")
     parser.add_argument("--memory", default="512M", help="RAM, QEMU -m syntax (default 512M)")
     parser.add_argument("--firmware", default="minibios", help="minibios, seabios, qboot or a ROM")
+    parser.add_argument(
+        "--entry",
+        choices=ENTRY_MODES,
+        default=AUTO,
+        help="pvh: the kernel's vmlinux (unpacked once, cached) through PVH; bzimage: the "
+        "bzImage; auto (default): pvh where it works, as `minibios run`",
+    )
     parser.add_argument("--accel", default="auto", help="auto, kvm or tcg (default auto)")
     parser.add_argument(
         "--share",
@@ -108,6 +116,7 @@ def cmd_exec(args: argparse.Namespace, command: list[str]) -> int:
         rootfs=args.rootfs,
         shares=tuple(ShareSpec.parse(s) for s in args.share),
         ready_timeout=args.ready_timeout,
+        entry=args.entry,
         qemu=args.qemu,
     )
     env = _env(args.env)

@@ -42,6 +42,7 @@ from minibios.agent.protocol import (
 from minibios.agent.virtiofsd import Share, Virtiofsd, virtiofs_blocker
 from minibios.errors import MinibiosError
 from minibios.images.assets import cache_dir, find_busybox, find_kernel
+from minibios.images.entry import EntryChoice, choose_entry, pvh_blocker
 from minibios.sizes import parse_memory
 from minibios.vm.machine import Machine, MachineError, QemuStartError
 from minibios.vm.runtime_dir import make_runtime_dir
@@ -123,6 +124,7 @@ class ExecSettings:
     accel: str = "auto"
     rootfs: str = "auto"
     shares: tuple[ShareSpec, ...] = ()
+    entry: str = "auto"  # auto, pvh or bzimage, as `minibios run --entry`
     ready_timeout: float = 120.0
     qemu: str = "qemu-system-x86_64"
 
@@ -133,7 +135,10 @@ class Timings:
 
     prepare: float = 0.0  # building/finding the agent image, starting virtiofsd
     qemu_start: float = 0.0  # QEMU exec to QMP answering
-    firmware: float = 0.0  # to the kernel's clock zero (includes the bzImage decompressor)
+    # To the kernel's clock zero: the firmware, and the kernel's own start before its
+    # timekeeping runs (setup_arch; with a bzImage its decompressor too). Telling the
+    # two apart needs a debugger at the kernel entry: `minibios bench` does that.
+    firmware: float = 0.0
     kernel: float = 0.0  # kernel clock zero to /init (the agent) starting
     agent_ready: float = 0.0  # /init to READY: modules, the port, mounts requested
     command: float = 0.0  # RUN sent to EXIT received
@@ -142,7 +147,7 @@ class Timings:
         return [
             ("prepare", self.prepare),
             ("QEMU start", self.qemu_start),
-            ("firmware", self.firmware),
+            ("firmware+early kernel", self.firmware),
             ("kernel", self.kernel),
             ("agent ready", self.agent_ready),
             ("command", self.command),
@@ -184,6 +189,7 @@ class AgentMachine:
         self.notes: list[str] = []
         self.timings = Timings()
         self.rootfs = "initramfs"
+        self.entry: EntryChoice | None = None
         self._dir: Path | None = None
         self._machine: Machine | None = None
         self._daemons: list[Virtiofsd] = []
@@ -250,7 +256,11 @@ class AgentMachine:
         use_fs = self._choose_rootfs()
         cache = cache_dir()
         kernel_assets = find_kernel(cache)
-        kernel = settings.kernel or kernel_assets.vmlinuz
+        blocker = pvh_blocker(settings.firmware, settings.machine, True)
+        self.entry = choose_entry(
+            settings.kernel or kernel_assets.vmlinuz, cache, settings.entry, None, blocker
+        )
+        kernel = self.entry.kernel
         modules = agent_modules(kernel_assets.modules_dir, settings.machine, shares=use_fs)
         image = build_agent_image(
             AgentImageSpec(build_agent(cache), find_busybox(), modules), cache
@@ -453,7 +463,7 @@ class AgentMachine:
             raise ExecError(f"agent protocol {self.ready.version}, want {PROTOCOL_VERSION}")
         # The agent's first console line dates /init on the host's clock; the
         # guest's own clock (its uptime then) splits the time before it between
-        # firmware and kernel. Under a loaded TCG host the guest clock may run
+        # "firmware+early kernel" and kernel. Under a loaded TCG host the guest clock may run
         # fast, so it is capped by what the host saw.
         started_at = self.machine.started_at or since
         init_at = now - (self.ready.ready_ns - self.ready.init_ns) / 1e9

@@ -8,7 +8,7 @@ from minibios.agent import AgentMachine, ExecSettings, Timings
 
 # Phases from QEMU's start to the exit status on the host (prepare is the host's
 # own cache lookups and virtiofsd starts, shown apart).
-BOOT_PHASES = ("QEMU start", "firmware", "kernel", "agent ready", "command")
+BOOT_PHASES = ("QEMU start", "firmware+early kernel", "kernel", "agent ready", "command")
 
 
 @dataclass(frozen=True)
