@@ -273,3 +273,17 @@ def test_one_shot_api_with_timings() -> None:
     assert list(phases) == names
     assert all(value >= 0 for value in phases.values()), phases
     assert phases["kernel"] > 0 and phases["command"] > 0, phases
+
+
+def test_cli_launcher_failures_have_their_own_codes(short_tmp: Path) -> None:
+    not_ready = exec_cli("--rootfs", "initramfs", "--ready-timeout", "0.5", "--", "true",
+                         tmpdir=short_tmp)  # fmt: skip
+    assert not_ready.returncode == 123, not_ready.stderr
+    assert b"not ready within 0.5 s" in not_ready.stderr
+    no_qemu = exec_cli("--rootfs", "initramfs", "--qemu", "/bin/false", "--", "true",
+                       tmpdir=short_tmp)  # fmt: skip
+    assert no_qemu.returncode == 125, no_qemu.stderr
+    assert no_qemu.stderr.decode().startswith("minibios: error: QEMU failed to start")
+    usage = exec_cli("--rootfs", "initramfs", tmpdir=short_tmp)
+    assert (usage.returncode, b"no command" in usage.stderr) == (2, True)
+    assert leftovers(short_tmp) == []
