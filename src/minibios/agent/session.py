@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from minibios.agent.build import AgentImageSpec, agent_modules, build_agent, build_agent_image
+from minibios.agent.build import (
+    TRANSPORT_MODULE,
+    AgentImageSpec,
+    agent_modules,
+    build_agent,
+    build_agent_image,
+)
 from minibios.agent.protocol import (
     PORT_NAME,
     PROTOCOL_VERSION,
@@ -225,6 +231,9 @@ class AgentMachine:
     def _choose_rootfs(self) -> bool:
         """Resolve rootfs; True if virtiofs is needed at all."""
         wanted = self.settings.rootfs
+        if self.settings.machine not in TRANSPORT_MODULE:
+            choices = ", ".join(TRANSPORT_MODULE)
+            raise ExecError(f"unknown machine type {self.settings.machine!r} ({choices})")
         if wanted not in ROOTFS_CHOICES:
             raise ExecError(f"unknown --rootfs {wanted!r} (host or initramfs)")
         blocker = virtiofs_blocker()
@@ -266,7 +275,7 @@ class AgentMachine:
             AgentImageSpec(build_agent(cache), find_busybox(), modules), cache
         )
         shares = self._start_daemons()
-        extra = self._qemu_args(shares, use_fs)
+        extra = self._qemu_args(use_fs)
         self.timings.prepare = time.monotonic() - began
         self._machine = Machine(
             kernel=kernel,
@@ -312,7 +321,8 @@ class AgentMachine:
             started.append((spec, daemon))
         return [(spec, d) for spec, d in started if d.share.tag != ROOT_TAG]
 
-    def _qemu_args(self, shares: list[tuple[ShareSpec, Virtiofsd]], use_fs: bool) -> list[str]:
+    def _qemu_args(self, use_fs: bool) -> list[str]:
+        """The agent's channel and the shares' devices: what the exec VM adds to QEMU's."""
         assert self._dir is not None
         mmio = self.settings.machine == "microvm"
         serial = MMIO_SERIAL_DEVICE if mmio else SERIAL_DEVICE[self.settings.machine]
@@ -334,7 +344,6 @@ class AgentMachine:
         for index, daemon in enumerate(self._daemons):
             args += ["-chardev", f"socket,id=fs{index},path={daemon.socket_path}"]
             args += ["-device", f"{fs_device},chardev=fs{index},tag={daemon.share.tag}"]
-        del shares
         return args
 
     def _connect(self) -> None:
