@@ -97,16 +97,18 @@ static void exec_child(struct agent *a, struct fields *f, int in, int out, int e
 	_exit(errno == ENOENT || errno == ENOTDIR ? 127 : 126);
 }
 
-static int cloexec_pipe(int fds[2])
+static void close_pipes(int fds[6])
 {
-	return pipe2(fds, O_CLOEXEC);
+	for (int i = 0; i < 6; i++)
+		close_fd(&fds[i]);
 }
 
 static void start_command(struct agent *a, uint8_t *payload, uint32_t len)
 {
 	struct command *c = &a->cmd;
 	struct fields f;
-	int in[2], out[2], err[2];
+	/* stdin read/write, stdout read/write, stderr read/write */
+	int fds[6] = { -1, -1, -1, -1, -1, -1 };
 
 	if (c->pid) {
 		send_error(a->port, "a command is already running");
@@ -116,23 +118,26 @@ static void start_command(struct agent *a, uint8_t *payload, uint32_t len)
 		send_error(a->port, "malformed RUN request");
 		return;
 	}
-	if (cloexec_pipe(in) < 0 || cloexec_pipe(out) < 0 || cloexec_pipe(err) < 0) {
+	if (pipe2(fds, O_CLOEXEC) < 0 || pipe2(fds + 2, O_CLOEXEC) < 0 ||
+	    pipe2(fds + 4, O_CLOEXEC) < 0) {
 		send_error(a->port, "pipe: %s", strerror(errno));
+		close_pipes(fds);
 		return;
 	}
 	pid_t pid = fork();
 
 	if (pid < 0) {
 		send_error(a->port, "fork: %s", strerror(errno));
-		close(in[0]), close(in[1]), close(out[0]), close(out[1]);
-		close(err[0]), close(err[1]);
+		close_pipes(fds);
 		return;
 	}
 	if (pid == 0)
-		exec_child(a, &f, in[0], out[1], err[1]);
-	close(in[0]), close(out[1]), close(err[1]);
-	fcntl(in[1], F_SETFL, O_NONBLOCK);
-	*c = (struct command){ .pid = pid, .out = out[0], .err = err[0], .in = in[1] };
+		exec_child(a, &f, fds[0], fds[3], fds[5]);
+	close_fd(&fds[0]);
+	close_fd(&fds[3]);
+	close_fd(&fds[5]);
+	fcntl(fds[1], F_SETFL, O_NONBLOCK);
+	*c = (struct command){ .pid = pid, .out = fds[2], .err = fds[4], .in = fds[1] };
 }
 
 static void queue_stdin(struct command *c, const uint8_t *data, uint32_t len)
