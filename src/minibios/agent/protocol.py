@@ -148,6 +148,8 @@ def decode_fields(payload: bytes) -> list[tuple[str, bytes]]:
     for item in payload.split(b"\0")[:-1]:
         if not item:
             raise ProtocolError("empty field")
+        if item[0] >= 0x80:
+            raise ProtocolError(f"field key 0x{item[0]:02x} is not ASCII")
         fields.append((chr(item[0]), item[1:]))
     return fields
 
