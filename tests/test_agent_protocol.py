@@ -100,11 +100,13 @@ key = st.characters(min_codepoint=1, max_codepoint=127)
 value = st.binary(max_size=50).filter(lambda b: b"\0" not in b)
 
 
+@settings(max_examples=500)
 @given(st.lists(st.tuples(key, value), max_size=20))
 def test_fields_round_trip(fields: list[tuple[str, bytes]]) -> None:
     assert decode_fields(encode_fields(fields)) == fields
 
 
+@settings(max_examples=1000)
 @given(st.binary(max_size=100))
 def test_field_garbage_is_a_protocol_error_or_fields(payload: bytes) -> None:
     try:
