@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from minibios.agent import session
 from minibios.agent.build import agent_modules
 from minibios.agent.session import ExecError, ShareSpec, Timings
 from minibios.images.assets import KernelAssets
@@ -37,3 +38,21 @@ def test_agent_modules_resolve_dependencies(kernel_assets: KernelAssets) -> None
     assert {"virtio_mmio", "virtio_console", "overlay"} <= set(names)
     plain = agent_modules(kernel_assets.modules_dir, "pc", shares=False)
     assert [p.name.split(".ko")[0] for p in plain][-1] == "virtio_console"
+
+
+def test_rootfs_falls_back_to_the_initramfs_with_a_reason(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(session, "virtiofs_blocker", lambda: "no virtiofsd (test)")
+    vm = session.AgentMachine(session.ExecSettings(rootfs="auto"))
+    assert vm._choose_rootfs() is False
+    assert (vm.rootfs, vm.notes) == (
+        "initramfs",
+        ["--rootfs host needs virtiofs (no virtiofsd (test)); using the initramfs"],
+    )
+    shared = session.ExecSettings(shares=(ShareSpec.parse(str(tmp_path)),))
+    with pytest.raises(ExecError, match=r"--share needs virtiofs.*no virtiofsd"):
+        session.AgentMachine(shared)._choose_rootfs()
+    monkeypatch.setattr(session, "virtiofs_blocker", lambda: None)
+    vm = session.AgentMachine(session.ExecSettings(rootfs="auto"))
+    assert (vm._choose_rootfs(), vm.rootfs, vm.notes) == (True, "host", [])
