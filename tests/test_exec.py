@@ -69,6 +69,15 @@ def test_stdout_and_stderr_kept_apart(vm: AgentMachine) -> None:
     assert result.stderr == b"two\nthree\n"
 
 
+def test_ping_between_commands(vm: AgentMachine) -> None:
+    assert vm.ready is not None
+    first = vm.ping()
+    assert vm.run(["sleep", "0.2"]).returncode == 0
+    second = vm.ping()
+    assert first.init_ns == second.init_ns == vm.ready.init_ns
+    assert vm.ready.ready_ns < first.ready_ns < second.ready_ns - 200_000_000
+
+
 def test_state_persists_between_runs(vm: AgentMachine) -> None:
     assert vm.run(["sh", "-c", "echo kept > /tmp/state"]).returncode == 0
     assert vm.run(["cat", "/tmp/state"]).stdout == b"kept\n"

@@ -45,6 +45,7 @@ class FrameType(enum.IntEnum):
     MOUNT = 0x13  # fields: t=virtiofs tag, p=guest path, o=options ("ro" or "rw")
     ROOT = 0x14  # fields: t=virtiofs tag: the command root becomes tag + tmpfs overlay
     POWEROFF = 0x15  # sync and power off
+    PING = 0x16  # answered by READY (with the guest's clock now)
 
 
 GUEST_TO_HOST = frozenset(

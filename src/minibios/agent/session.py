@@ -501,6 +501,23 @@ class AgentMachine:
             raise ExecError(f"{what}: unexpected {reply.type.name} from the agent")
         self.timings.agent_ready += time.monotonic() - began
 
+    def ping(self, timeout: float = REQUEST_TIMEOUT) -> Ready:
+        """Ask the agent whether it is alive (between commands); its READY answer."""
+        outgoing = bytearray(encode_frame(FrameType.PING))
+        deadline = time.monotonic() + timeout
+        while not self._frames:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ExecError(f"the agent did not answer a ping within {timeout:g} s")
+            self._pump(outgoing, min(remaining, 0.5))
+        reply = self._frames.pop(0)
+        if reply.type is not FrameType.READY:
+            raise ExecError(f"the agent answered a ping with {reply.type.name}")
+        try:
+            return decode_ready(reply.payload)
+        except ProtocolError as exc:
+            raise ExecError(f"bad READY from the agent: {exc}") from exc
+
     # -- commands ------------------------------------------------------------
 
     def default_workdir(self) -> str:

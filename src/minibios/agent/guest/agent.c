@@ -38,6 +38,7 @@ struct command {
 
 struct agent {
 	int port, sigfd;
+	uint64_t init_ns;	/* CLOCK_BOOTTIME when /init started */
 	char root[sizeof(ROOT_DIR)];
 	struct frame_reader in;
 	struct command cmd;
@@ -181,6 +182,18 @@ static void feed_stdin(struct command *c)
 	}
 }
 
+/* READY: at boot, and again as the answer to PING (a VM resumed later is alive). */
+static void send_ready(struct agent *a)
+{
+	struct {
+		uint32_t version;
+		uint64_t init_ns, ready_ns;
+	} __attribute__((packed)) ready = { PROTOCOL_VERSION, a->init_ns, boottime_ns() };
+	_Static_assert(sizeof(ready) == 20, "READY payload is 20 bytes");
+
+	send_frame(a->port, F_READY, &ready, sizeof(ready));
+}
+
 static void handle_request(struct agent *a, uint8_t type, uint8_t *payload, uint32_t len)
 {
 	char err[512];
@@ -217,6 +230,9 @@ static void handle_request(struct agent *a, uint8_t type, uint8_t *payload, uint
 			send_frame(a->port, F_DONE, NULL, 0);
 		else
 			send_frame(a->port, F_ERROR, err, strlen(err));
+		return;
+	case F_PING:
+		send_ready(a);
 		return;
 	case F_POWEROFF:
 		sync();
@@ -348,8 +364,9 @@ static void serve(struct agent *a)
 int main(void)
 {
 	static struct agent a = { .cmd = { .out = -1, .err = -1, .in = -1 } };
-	uint64_t init_ns = boottime_ns();
 	sigset_t chld;
+
+	a.init_ns = boottime_ns();
 
 	/* On the console (ttyS0): the host times the kernel's end by this line. */
 	say("started");
@@ -366,11 +383,6 @@ int main(void)
 	a.port = open_port(PORT_NAME, PORT_TIMEOUT_MS);
 	if (a.port < 0)
 		die("no virtio-serial port named %s", PORT_NAME);
-	struct {
-		uint32_t version;
-		uint64_t init_ns, ready_ns;
-	} __attribute__((packed)) ready = { PROTOCOL_VERSION, init_ns, boottime_ns() };
-	_Static_assert(sizeof(ready) == 20, "READY payload is 20 bytes");
-	send_frame(a.port, F_READY, &ready, sizeof(ready));
+	send_ready(&a);
 	serve(&a);
 }

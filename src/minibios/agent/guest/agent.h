@@ -28,6 +28,7 @@ enum frame_type {
 	F_MOUNT = 0x13,
 	F_ROOT = 0x14,
 	F_POWEROFF = 0x15,
+	F_PING = 0x16,
 };
 
 struct frame_header {
