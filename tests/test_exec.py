@@ -14,7 +14,13 @@ import pytest
 from vm_support import minibios_cli, read_until
 
 from minibios import agent
-from minibios.agent.session import AgentMachine, CommandTimeout, ExecSettings, ShareSpec
+from minibios.agent.session import (
+    AgentMachine,
+    CommandTimeout,
+    ExecError,
+    ExecSettings,
+    ShareSpec,
+)
 from minibios.agent.virtiofsd import virtiofs_blocker
 from minibios.sizes import MIB
 
@@ -296,3 +302,15 @@ def test_cli_launcher_failures_have_their_own_codes(short_tmp: Path) -> None:
     usage = exec_cli("--rootfs", "initramfs", tmpdir=short_tmp)
     assert (usage.returncode, b"no command" in usage.stderr) == (2, True)
     assert leftovers(short_tmp) == []
+
+
+def test_a_run_that_fails_half_way_leaves_the_vm_closable_only() -> None:
+    with AgentMachine(ExecSettings(rootfs="initramfs", accel="tcg")) as vm:
+
+        def interrupt(data: bytes) -> None:
+            raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            vm.run(["sh", "-c", "echo x; sleep 5"], on_stdout=interrupt)
+        with pytest.raises(ExecError, match="can only be closed"):
+            vm.run(["true"])

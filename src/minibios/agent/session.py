@@ -202,6 +202,7 @@ class AgentMachine:
         self._sock: socket.socket | None = None
         self._parser = FrameParser()
         self._frames: list[Frame] = []
+        self._broken = False
         self.ready: Ready | None = None
 
     # -- lifecycle ---------------------------------------------------------
@@ -503,6 +504,8 @@ class AgentMachine:
 
     def ping(self, timeout: float = REQUEST_TIMEOUT) -> Ready:
         """Ask the agent whether it is alive (between commands); its READY answer."""
+        if self._broken:
+            raise ExecError("an earlier run failed half-way; this VM can only be closed")
         outgoing = bytearray(encode_frame(FrameType.PING))
         deadline = time.monotonic() + timeout
         while not self._frames:
@@ -543,6 +546,9 @@ class AgentMachine:
         """
         if input is not None and stdin_fd is not None:
             raise ValueError("give input or stdin_fd, not both")
+        if self._broken:
+            raise ExecError("an earlier run failed half-way; this VM can only be closed")
+        self._broken = True  # until the command's EXIT is in: a failure leaves frames behind
         request = RunRequest(tuple(argv), _default_env(env), cwd or self.default_workdir())
         try:
             outgoing = bytearray(request.encode())
@@ -576,7 +582,9 @@ class AgentMachine:
                     (on_stderr or err.append)(frame.payload)
                 elif frame.type is FrameType.EXIT:
                     status = self._decode_exit(frame.payload)
-                elif frame.type is FrameType.ERROR:
+                elif frame.type is FrameType.ERROR:  # no command ran: the channel is in step
+                    self._flush(outgoing)
+                    self._broken = False
                     raise ExecError(
                         f"the agent could not run {argv[0]!r}: "
                         f"{frame.payload.decode(errors='replace')}"
@@ -584,6 +592,7 @@ class AgentMachine:
                 else:
                     raise ExecError(f"unexpected {frame.type.name} from the agent")
         self._flush(outgoing)
+        self._broken = False
         self.timings.command = time.monotonic() - began
         stdout, stderr = b"".join(out), b"".join(err)
         if killed_at is not None:
