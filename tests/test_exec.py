@@ -112,6 +112,9 @@ def test_stdin_echoed_with_end_of_file(vm: AgentMachine) -> None:
     result = vm.run(["cat"], input=data, timeout=EXEC_TIMEOUT)
     assert (result.returncode, result.stdout == data) == (0, True)
     assert vm.run(["cat"]).stdout == b""  # no input: end of file at once
+    # Input the command never reads is dropped, and the next command is unaffected.
+    assert vm.run(["true"], input=data * 4).returncode == 0
+    assert vm.run(["cat"], input=b"next").stdout == b"next"
 
 
 def test_timeout_kills_the_command_and_keeps_the_vm(vm: AgentMachine) -> None:

@@ -70,6 +70,7 @@ _STDIN_READ = 1 << 16
 # After a timeout the command is killed; how long the agent may take to say so.
 KILL_GRACE = 10.0
 REQUEST_TIMEOUT = 30.0
+FLUSH_TIMEOUT = 60.0
 
 Sink = Callable[[bytes], None]
 
@@ -611,9 +612,12 @@ class AgentMachine:
             raise ExecError(f"bad EXIT from the agent: {exc}") from exc
 
     def _flush(self, outgoing: bytearray) -> None:
-        """Send what is left (late stdin): the agent drops it, but it must not linger here."""
-        deadline = time.monotonic() + 5.0
-        while outgoing and time.monotonic() < deadline:
+        """Send what is left (stdin the command did not read): the agent drops it, but a
+        frame cut in half would put the channel out of step for the next request."""
+        deadline = time.monotonic() + FLUSH_TIMEOUT
+        while outgoing:
+            if time.monotonic() > deadline:
+                raise ExecError(f"the agent did not take the rest of stdin in {FLUSH_TIMEOUT:g} s")
             self._pump(outgoing, 0.1)
         if self._frames:
             extra = ", ".join(f.type.name for f in self._frames)
