@@ -14,7 +14,7 @@ import pytest
 from vm_support import minibios_cli, read_until
 
 from minibios import agent
-from minibios.agent.session import (
+from minibios.agent import (
     AgentMachine,
     CommandTimeout,
     ExecError,

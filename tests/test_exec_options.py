@@ -6,7 +6,7 @@ import pytest
 
 from minibios.agent import session
 from minibios.agent.build import agent_modules
-from minibios.agent.session import ExecError, ShareSpec, Timings
+from minibios.agent.settings import ExecError, ShareSpec, Timings
 from minibios.images.assets import KernelAssets
 
 

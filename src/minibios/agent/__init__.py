@@ -7,8 +7,9 @@ with AgentMachine(ExecSettings()) as vm:        # one VM, many commands
     vm.run(["true"]); vm.run(["cat"], input=b"x")
 """
 
-from minibios.agent.session import (
-    AgentMachine,
+from minibios.agent.session import AgentMachine
+from minibios.agent.session import exec_command as exec
+from minibios.agent.settings import (
     AgentNotReady,
     CommandTimeout,
     ExecError,
@@ -18,7 +19,6 @@ from minibios.agent.session import (
     Timings,
     VmDied,
 )
-from minibios.agent.session import exec_command as exec
 
 __all__ = [
     "AgentMachine",

@@ -10,9 +10,9 @@ import os
 import sys
 from pathlib import Path
 
-from minibios.agent.session import (
+from minibios.agent.session import AgentMachine
+from minibios.agent.settings import (
     ROOTFS_CHOICES,
-    AgentMachine,
     AgentNotReady,
     CommandTimeout,
     ExecError,
