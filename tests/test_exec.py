@@ -20,6 +20,7 @@ from minibios.agent import (
     ExecError,
     ExecSettings,
     ShareSpec,
+    VmDied,
 )
 from minibios.agent.virtiofsd import virtiofs_blocker
 from minibios.sizes import MIB
@@ -317,3 +318,17 @@ def test_a_run_that_fails_half_way_leaves_the_vm_closable_only() -> None:
             vm.run(["sh", "-c", "echo x; sleep 5"], on_stdout=interrupt)
         with pytest.raises(ExecError, match="can only be closed"):
             vm.run(["true"])
+
+
+def test_a_dead_virtiofsd_ends_the_command_with_a_reason(tmp_path: Path) -> None:
+    blocker = virtiofs_blocker()
+    if blocker:
+        pytest.skip(f"virtiofs cannot work here: {blocker}")
+    shares = (ShareSpec.parse(f"{tmp_path}"),)
+    with AgentMachine(ExecSettings(accel="tcg", rootfs="initramfs", shares=shares)) as vm:
+        (pid,) = vm.virtiofsd_pids
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(VmDied, match=r"virtiofsd for .* exited"):
+            vm.run(["ls", str(tmp_path)], timeout=EXEC_TIMEOUT)
+        runtime_dir = vm.runtime_dir
+    assert runtime_dir is not None and leftovers_of(runtime_dir) == []

@@ -55,7 +55,7 @@ from minibios.agent.settings import (
     Timings,
     VmDied,
 )
-from minibios.agent.virtiofsd import Share, Virtiofsd, virtiofs_blocker
+from minibios.agent.virtiofsd import Share, Virtiofsd, VirtiofsdError, virtiofs_blocker
 from minibios.errors import MinibiosError
 from minibios.images.assets import cache_dir, find_busybox, find_kernel
 from minibios.images.entry import EntryChoice, choose_entry, pvh_blocker
@@ -131,6 +131,11 @@ class AgentMachine:
     @property
     def runtime_dir(self) -> Path | None:
         return self._dir
+
+    @property
+    def virtiofsd_pids(self) -> list[int]:
+        """The virtiofsd processes serving this VM (the host root first, then --share)."""
+        return [pid for d in self._daemons if (pid := d.pid) is not None]
 
     def _choose_rootfs(self) -> bool:
         """Resolve rootfs; True if virtiofs is needed at all."""
@@ -306,6 +311,11 @@ class AgentMachine:
         sock = self._sock
         if sock is None:
             raise VmDied("the VM is not running")
+        for daemon in self._daemons:  # a dead virtiofsd would hang the guest's file access
+            try:
+                daemon.check()
+            except VirtiofsdError as exc:
+                raise VmDied(str(exc)) from exc
         readers: list[int] = [sock.fileno()]
         if stdin_fd is not None and len(outgoing) < _SEND_HIGH_WATER:
             readers.append(stdin_fd)

@@ -155,6 +155,10 @@ class Virtiofsd:
         finally:
             listener.close()
 
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
     def check(self) -> None:
         """Raise if virtiofsd has already died (its log says why)."""
         if self._proc is not None and self._proc.poll() is not None:
