@@ -6,7 +6,7 @@ import pytest
 
 from minibios.agent import session
 from minibios.agent.build import agent_modules
-from minibios.agent.settings import ExecError, ShareSpec, Timings
+from minibios.agent.settings import ExecInputError, ShareSpec, Timings
 from minibios.images.assets import KernelAssets
 
 
@@ -20,7 +20,7 @@ def test_share_spec_forms(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("spec", ["", ":/x", "{d}:relative", "{d}/missing", "{d}:/a:/b"])
 def test_bad_share_specs_are_named(spec: str, tmp_path: Path) -> None:
-    with pytest.raises(ExecError, match="share"):
+    with pytest.raises(ExecInputError, match="share"):
         ShareSpec.parse(spec.format(d=tmp_path))
 
 
@@ -51,7 +51,7 @@ def test_rootfs_falls_back_to_the_initramfs_with_a_reason(
         ["--rootfs host needs virtiofs (no virtiofsd (test)); using the initramfs"],
     )
     shared = session.ExecSettings(shares=(ShareSpec.parse(str(tmp_path)),))
-    with pytest.raises(ExecError, match=r"--share needs virtiofs.*no virtiofsd"):
+    with pytest.raises(ExecInputError, match=r"--share needs virtiofs.*no virtiofsd"):
         session.AgentMachine(shared)._choose_rootfs()
     monkeypatch.setattr(session, "virtiofs_blocker", lambda: None)
     vm = session.AgentMachine(session.ExecSettings(rootfs="auto"))

@@ -16,6 +16,7 @@ import signal
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 
@@ -49,6 +50,7 @@ from minibios.agent.settings import (
     AgentNotReady,
     CommandTimeout,
     ExecError,
+    ExecInputError,
     ExecResult,
     ExecSettings,
     ShareSpec,
@@ -57,11 +59,15 @@ from minibios.agent.settings import (
 )
 from minibios.agent.virtiofsd import Share, Virtiofsd, VirtiofsdError, virtiofs_blocker
 from minibios.errors import MinibiosError
+from minibios.firmware.choice import resolve_firmware
 from minibios.images.assets import cache_dir, find_busybox, find_kernel
-from minibios.images.entry import EntryChoice, choose_entry, pvh_blocker
+from minibios.images.entry import Entry, EntryChoice, choose_entry
 from minibios.sizes import parse_memory
+from minibios.vm.accel import choose_accel
 from minibios.vm.machine import Machine, MachineError, QemuStartError
+from minibios.vm.preflight import preflight
 from minibios.vm.runtime_dir import make_runtime_dir
+from minibios.vm.spec import VmSpec
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 BASE_APPEND = "console=ttyS0 quiet panic=-1"
@@ -142,12 +148,12 @@ class AgentMachine:
         wanted = self.settings.rootfs
         if self.settings.machine not in TRANSPORT_MODULE:
             choices = ", ".join(TRANSPORT_MODULE)
-            raise ExecError(f"unknown machine type {self.settings.machine!r} ({choices})")
+            raise ExecInputError(f"unknown machine type {self.settings.machine!r} ({choices})")
         if wanted not in ROOTFS_CHOICES:
-            raise ExecError(f"unknown --rootfs {wanted!r} (host or initramfs)")
+            raise ExecInputError(f"unknown --rootfs {wanted!r} (host or initramfs)")
         blocker = virtiofs_blocker()
         if self.settings.shares and blocker:
-            raise ExecError(f"--share needs virtiofs, which cannot work here: {blocker}")
+            raise ExecInputError(f"--share needs virtiofs, which cannot work here: {blocker}")
         if wanted == "initramfs":
             self.rootfs = "initramfs"
         elif blocker:
@@ -174,11 +180,23 @@ class AgentMachine:
         use_fs = self._choose_rootfs()
         cache = cache_dir()
         kernel_assets = find_kernel(cache)
-        blocker = pvh_blocker(settings.firmware, settings.machine, True)
-        self.entry = choose_entry(
-            settings.kernel or kernel_assets.vmlinuz, cache, settings.entry, None, blocker
+        memory = settings.memory
+        spec = VmSpec(
+            machine=settings.machine,
+            cpus=settings.cpus,
+            memory=parse_memory(memory) if isinstance(memory, str) else memory,
+            accel=choose_accel(settings.accel),
+            firmware=resolve_firmware(settings.firmware, settings.machine),
+            append=BASE_APPEND,
+            microvm_acpi=True,
+            qemu=settings.qemu,
         )
-        kernel = self.entry.kernel
+        try:
+            mode = Entry(settings.entry)
+        except ValueError:
+            raise ExecInputError(f"unknown entry {settings.entry!r} (auto, pvh, bzimage)") from None
+        kernel = settings.kernel or kernel_assets.vmlinuz
+        self.entry = choose_entry(kernel, cache, mode, None, spec.pvh_blocker())
         modules = agent_modules(kernel_assets.modules_dir, settings.machine, shares=use_fs)
         image = build_agent_image(
             AgentImageSpec(build_agent(cache), find_busybox(), modules), cache
@@ -186,19 +204,8 @@ class AgentMachine:
         shares = self._start_daemons()
         extra = self._qemu_args(use_fs)
         self.timings.prepare = time.monotonic() - began
-        self._machine = Machine(
-            kernel=kernel,
-            initrd=image,
-            append=BASE_APPEND,
-            machine=settings.machine,
-            cpus=settings.cpus,
-            memory=settings.memory,
-            firmware=settings.firmware,
-            accel=settings.accel,
-            extra_args=extra,
-            qemu=settings.qemu,
-            microvm_acpi=True,
-        )
+        spec = replace(spec, kernel=self.entry.kernel, initrd=image, extra_args=tuple(extra))
+        self._machine = Machine(preflight(spec))
         try:
             self._machine.start()
         except QemuStartError as exc:
@@ -466,7 +473,7 @@ class AgentMachine:
         try:
             outgoing = bytearray(request.encode())
         except ProtocolError as exc:
-            raise ExecError(str(exc)) from exc
+            raise ExecInputError(str(exc)) from exc
         if stdin_fd is None:
             outgoing += b"".join(encode_data(FrameType.STDIN, input or b""))
             outgoing += encode_frame(FrameType.STDIN)

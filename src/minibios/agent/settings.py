@@ -4,13 +4,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from minibios.agent.protocol import ExitStatus
-from minibios.errors import MinibiosError
+from minibios.errors import InputError, RunError
 
 ROOTFS_CHOICES = ("auto", "host", "initramfs")
 
 
-class ExecError(MinibiosError):
+class ExecError(RunError):
     """The VM or its agent failed (not the command: its failure is its exit status)."""
+
+
+class ExecInputError(InputError):
+    """Bad input to exec, found before any VM starts."""
 
 
 class AgentNotReady(ExecError):
@@ -45,13 +49,13 @@ class ShareSpec:
         if len(parts) > 1 and parts[-1] in ("ro", "rw"):
             readonly = parts.pop() == "ro"
         if not parts[0] or len(parts) > 2:
-            raise ExecError(f"bad --share {text!r} (want HOSTDIR[:GUESTDIR][:ro])")
+            raise ExecInputError(f"bad --share {text!r} (want HOSTDIR[:GUESTDIR][:ro])")
         host = Path(parts[0]).resolve()
         guest = parts[1] if len(parts) == 2 else str(host)
         if not guest.startswith("/"):
-            raise ExecError(f"--share {text!r}: the guest path must be absolute")
+            raise ExecInputError(f"--share {text!r}: the guest path must be absolute")
         if not host.is_dir():
-            raise ExecError(f"--share {text!r}: {host} is not a directory")
+            raise ExecInputError(f"--share {text!r}: {host} is not a directory")
         return cls(host, guest, readonly)
 
 

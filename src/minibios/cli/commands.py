@@ -10,7 +10,6 @@ from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
-from minibios.agent.cli import add_exec_parser, cmd_exec
 from minibios.bench import parallel, runner
 from minibios.bench.exec_bench import ExecBenchPlan, render_exec_bench, run_exec_bench
 from minibios.bench.parallel import ParallelPlan, render_parallel, run_parallel_bench
@@ -19,6 +18,7 @@ from minibios.bench.probe import BenchFirmware
 from minibios.bench.runner import BenchPlan, run_bench, stderr_progress, write_json
 from minibios.bench.table import render
 from minibios.cli.demo import demo_plan
+from minibios.cli.exec_command import add_exec_parser, cmd_exec
 from minibios.cli.options import BOOT_OPTIONS, add_options, vm_spec
 from minibios.cli.report_format import format_report, format_timing
 from minibios.errors import InputError, MinibiosError
@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "help": "seconds per VM before it is stopped (%(default)g)"})  # fmt: skip
     par.set_defaults(accel=parallel.ACCEL)
     par.add_argument("--json", type=Path, help="write every VM's outcome here")
-    add_exec_parser(commands)  # minibios.agent: `minibios exec`
+    add_exec_parser(commands)  # cli/exec_command.py: `minibios exec`
     bench_exec = commands.add_parser(
         "bench-exec", help="time `exec /bin/true` phase by phase for several firmwares"
     )

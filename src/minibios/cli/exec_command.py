@@ -16,12 +16,13 @@ from minibios.agent.settings import (
     AgentNotReady,
     CommandTimeout,
     ExecError,
+    ExecInputError,
     ExecSettings,
     ShareSpec,
     VmDied,
 )
-from minibios.errors import MinibiosError
-from minibios.images.entry import AUTO, ENTRY_MODES
+from minibios.cli.options import add_options
+from minibios.errors import InputError, MinibiosError
 
 EXIT_NOT_READY = 123  # the guest agent never reported ready
 EXIT_TIMEOUT = 124  # --timeout passed; the command was killed (as coreutils timeout)
@@ -37,19 +38,9 @@ def add_exec_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParse
     parser = commands.add_parser(
         "exec", help="run a command in a fresh VM (after `--`)", usage=EXEC_USAGE
     )
-    parser.add_argument("--kernel", help="bzImage (default: the cached Debian cloud kernel)")
-    parser.add_argument("--machine", default="pc", help="pc, q35 or microvm (default pc)")
-    parser.add_argument("--cpus", type=int, default=1, help="vCPUs (default 1)")
-    parser.add_argument("--memory", default="512M", help="RAM, QEMU -m syntax (default 512M)")
-    parser.add_argument("--firmware", default="minibios", help="minibios, seabios, qboot or a ROM")
-    parser.add_argument(
-        "--entry",
-        choices=ENTRY_MODES,
-        default=AUTO,
-        help="pvh: the kernel's vmlinux (unpacked once, cached) through PVH; bzimage: the "
-        "bzImage; auto (default): pvh where it works, as `minibios run`",
-    )
-    parser.add_argument("--accel", default="auto", help="auto, kvm or tcg (default auto)")
+    add_options(parser, "kernel", "machine", "cpus", "memory", "firmware", "accel", "entry",
+                "qemu", kernel={"help": "bzImage or ELF kernel (default: the cached Debian "
+                                "cloud kernel)"})  # fmt: skip
     parser.add_argument(
         "--share",
         action="append",
@@ -68,15 +59,14 @@ def add_exec_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParse
     parser.add_argument("--env", action="append", default=[], metavar="K=V")
     parser.add_argument(
         "--workdir",
-        help="the command's directory (default: the current "
-        "one with --rootfs host, / in the initramfs)",
+        help="the command's directory (default: the current one with --rootfs host, / in "
+        "the initramfs)",
     )
     parser.add_argument("--timeout", type=float, help="seconds the command may run")
     parser.add_argument(
         "--ready-timeout", type=float, default=120.0, help="seconds for the VM to boot (120)"
     )
     parser.add_argument("--time", action="store_true", help="print where the time went")
-    parser.add_argument("--qemu", default="qemu-system-x86_64", help=argparse.SUPPRESS)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -91,7 +81,7 @@ def _env(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ExecError(f"bad --env {pair!r} (want NAME=VALUE)")
+            raise ExecInputError(f"bad --env {pair!r} (want NAME=VALUE)")
         env[key] = value
     return env
 
@@ -103,9 +93,9 @@ def _fail(message: str, code: int) -> int:
 
 def cmd_exec(args: argparse.Namespace, command: list[str]) -> int:
     if not command:
-        raise ExecError("no command: put it after `--` (minibios exec -- CMD [ARG...])")
+        raise ExecInputError("no command: put it after `--` (minibios exec -- CMD [ARG...])")
     if args.timeout is not None and args.timeout <= 0:
-        raise ExecError("--timeout must be positive")
+        raise ExecInputError("--timeout must be positive")
     settings = ExecSettings(
         kernel=Path(args.kernel) if args.kernel else None,
         machine=args.machine,
@@ -121,7 +111,7 @@ def cmd_exec(args: argparse.Namespace, command: list[str]) -> int:
     )
     env = _env(args.env)
     if settings.kernel is not None and not settings.kernel.is_file():
-        raise ExecError(f"kernel not found: {settings.kernel}")
+        raise ExecInputError(f"kernel not found: {settings.kernel}")
     stdout, stderr = sys.stdout.fileno(), sys.stderr.fileno()
     sys.stdout.flush()
     try:
@@ -144,6 +134,8 @@ def cmd_exec(args: argparse.Namespace, command: list[str]) -> int:
         return _fail(f"error: {exc}", EXIT_NOT_READY)
     except (VmDied, ExecError) as exc:
         return _fail(f"error: {exc}", EXIT_VM_FAILED)
+    except InputError:
+        raise  # bad input, found before QEMU ran: the CLI's exit 2
     except MinibiosError as exc:  # e.g. QEMU's own complaint about the configuration
         return _fail(f"error: {exc}", EXIT_VM_FAILED)
     if args.time:
