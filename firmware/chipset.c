@@ -8,6 +8,7 @@
 #include "pci.h"
 #include "pci_irq.h"
 #include "platform.h"
+#include "poweroff.h"
 
 #define ID_I440FX 0x12378086
 #define ID_Q35_MCH 0x29c08086
@@ -21,6 +22,7 @@
 #define PIIX4_PM PCI_BDF(0, 1, 3)
 #define PIIX4_PMBA 0x40
 #define PIIX4_PMREGMISC 0x80
+#define PIIX4_PMIOSE 0x01 /* PM I/O space enable */
 #define PIIX3_ISA PCI_BDF(0, 1, 0)
 #define ICH9_LPC PCI_BDF(0, 0x1f, 0)
 #define ICH9_PMBASE 0x40
@@ -34,8 +36,15 @@
 #define ELCR2_LEVEL ((1 << (9 - 8)) | (1 << (10 - 8)) | (1 << (11 - 8))) /* SCI, PCI */
 
 struct platform platform;
-static volatile u32 ram_probe;
-#define RAM_PROBE_MAGIC 0x4d424f53
+/*
+ * Set once the writable copy of the firmware runs; it reads 0 from the ROM.
+ * Found set, the firmware was entered again: by a jump to the reset vector
+ * (Linux's BIOS restart), or after a reset on pc/q35, where QEMU leaves the
+ * PAM registers and so this copy as they were. microvm has a fresh copy
+ * after every reset (QEMU rewrites its RAM BIOS image).
+ */
+static volatile u32 copy_ran;
+#define COPY_RAN_MAGIC 0x4d424f53
 
 /* Lives in reset.S; runs from the high ROM alias while 0xf0000 turns into RAM. */
 void shadow_fseg(u32 cf8_addr, u32 data_port);
@@ -48,12 +57,37 @@ static void shadow_rom(u8 pam_reg)
 	from_high_alias(0x80000000u | (pam_reg & 0xfc), 0xcfc + (pam_reg & 3));
 }
 
+/*
+ * Entered again with the chipset as the last boot left it? A reset turns off
+ * the PM I/O space this firmware enabled (PIIX4 PMREGMISC, ICH9 ACPI_CNTL),
+ * which no OS turns off. `platform` is still the last boot's here.
+ */
+static bool entered_without_reset(void)
+{
+	if (copy_ran != COPY_RAN_MAGIC)
+		return false; /* the usual case: no port access spent */
+	switch (platform.chipset) {
+	case CHIPSET_I440FX:
+		return pci_cf8_read32(PIIX4_PM, PIIX4_PMREGMISC) & PIIX4_PMIOSE;
+	case CHIPSET_Q35:
+		return pci_cf8_read32(ICH9_LPC, ICH9_ACPI_CNTL) & ICH9_ACPI_EN;
+	case CHIPSET_NONE:
+		break;
+	}
+	return true;
+}
+
 void platform_init(void)
 {
-	/* Until the shadow copy, 0xf0000 is ROM: nothing here may write .data. */
-	u32 id = pci_cf8_read32(PCI_BDF(0, 0, 0), PCI_ID);
+	u32 id;
 	enum chipset chipset = CHIPSET_NONE;
 
+	/* Booting on would skip the reset of every device (Linux's BIOS restart
+	 * jumps to F000:FFF0): let QEMU reset the machine, as its policy says. */
+	if (entered_without_reset())
+		machine_reset();
+	/* Until the shadow copy, 0xf0000 is ROM: nothing here may write .data. */
+	id = pci_cf8_read32(PCI_BDF(0, 0, 0), PCI_ID);
 	if (id == ID_I440FX) {
 		chipset = CHIPSET_I440FX;
 		shadow_rom(I440FX_PAM0);
@@ -62,8 +96,8 @@ void platform_init(void)
 		shadow_rom(Q35_PAM0);
 	}
 	/* microvm maps the BIOS as RAM already; check that it really is. */
-	ram_probe = RAM_PROBE_MAGIC;
-	if (ram_probe != RAM_PROBE_MAGIC)
+	copy_ran = COPY_RAN_MAGIC;
+	if (copy_ran != COPY_RAN_MAGIC)
 		fatal("the ROM at 0xf0000 is not writable (host bridge %x)", id);
 	platform.chipset = chipset;
 }
@@ -78,7 +112,7 @@ static void elcr_init(void)
 static void i440fx_init(void)
 {
 	pci_cf8_write32(PIIX4_PM, PIIX4_PMBA, PM_BASE | 1);
-	pci_cf8_write8(PIIX4_PM, PIIX4_PMREGMISC, 1); /* enable the PM I/O space */
+	pci_cf8_write8(PIIX4_PM, PIIX4_PMREGMISC, PIIX4_PMIOSE);
 	pci_cf8_write32(PIIX3_ISA, PIRQA_ROUT, PIRQ_ROUTING);
 	platform.pm_base = PM_BASE;
 }

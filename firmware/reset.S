@@ -35,8 +35,9 @@ start32:
 /*
  * void shadow_fseg(u32 cf8_addr, u32 data_port): turn 0xf0000-0xfffff into
  * RAM through the PAM register at cf8_addr/data_port, copy the ROM's code
- * and data into it and clear its .bss; the rest of the segment is not
- * needed (a reset enters through the always-ROM alias at 0xfffffff0).
+ * and data into it, clear its .bss and copy the reset vector (a reset enters
+ * through the always-ROM alias at 0xfffffff0, but a jump to F000:FFF0 without
+ * a reset lands in the copy, which must then find its way to platform_init).
  * Called at its high alias (0xffffxxxx): the low copy is not there while
  * this runs. Position-independent, no data. 16 bytes a turn, no rep: TCG
  * runs rep movs an iteration at a time.
@@ -73,6 +74,10 @@ shadow_fseg:
 	addl $16, %edi
 	cmpl $_shadow_bss_end, %edi
 	jb 2b
+	movl $ROM_HIGH_ALIAS + OFF(reset_vector), %esi
+	movl $reset_vector, %edi
+	movl $4, %ecx
+	rep movsl
 	popl %edi
 	popl %esi
 	ret
