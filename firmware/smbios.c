@@ -13,7 +13,18 @@
 
 #define SMBIOS_TYPE_END 127
 #define TYPE0_LENGTH 0x18
-#define TYPE0_STRINGS "minibios\0" MINIBIOS_VERSION "\0" MINIBIOS_RELEASE_DATE "\0"
+/*
+ * The BIOS date is not this firmware's release date: Linux keys behaviour on
+ * the BIOS year, and only a year in 2008-2014 gives a VM its normal paths.
+ * From 2015 (Intel CPUs; AMD and Hygon from 2021) rtc-cmos uses the ACPI RTC
+ * alarm instead of HPET interrupts, and `hwclock` then waits for RTC ticks
+ * for seconds under QEMU; from 2015 PCIe ports may go to D3, from 2012 S3
+ * skips saving NVS; before 2008 the ACPI host bridge windows (_CRS) are
+ * ignored. SeaBIOS's date, 04/01/2014, is in the window: Linux then takes
+ * the same paths as with QEMU's default firmware. SMBIOS wants mm/dd/yyyy.
+ */
+#define TYPE0_BIOS_DATE "04/01/2014"
+#define TYPE0_STRINGS "minibios\0" MINIBIOS_VERSION "\0" TYPE0_BIOS_DATE "\0"
 #define BIOS_CHAR_NOT_SUPPORTED (1 << 3)
 #define BIOS_CHAR_EXT2_VIRTUAL_MACHINE (1 << 4)
 

@@ -2,7 +2,6 @@
 #define MINIBIOS_VERSION_H
 
 #define MINIBIOS_VERSION "0.1.0"
-#define MINIBIOS_RELEASE_DATE "11/26/2026" /* SMBIOS wants mm/dd/yyyy */
 #define MINIBIOS_MAJOR 0
 #define MINIBIOS_MINOR 1
 

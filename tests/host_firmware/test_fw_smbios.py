@@ -38,7 +38,7 @@ def test_type0_says_minibios(fw: HostFirmware) -> None:
     rec = buf.raw[:size]
     assert rec[0] == 0 and rec[1] == 0x18
     assert rec.endswith(b"\0\0")
-    assert parse_strings(rec) == [b"minibios", b"0.1.0", b"11/26/2026"]
+    assert parse_strings(rec) == [b"minibios", b"0.1.0", b"04/01/2014"]
     assert fw.lib.smbios_has_type(rec, size, 0)
     assert fw.lib.smbios_type0(buf, 10) == 0  # no room: nothing written
 

@@ -1,0 +1,101 @@
+"""What a Linux guest's own log says about the firmware it booted on.
+
+The kernel keys paths on firmware facts: the SMBIOS BIOS year (rtc-cmos takes the ACPI
+RTC alarm instead of HPET interrupts from 2015 on Intel CPUs, 2021 on AMD, and
+`hwclock` then waits seconds for RTC ticks), the MTRRs (PAT only when they are
+enabled), the e820 map (MMCONFIG used without ACPI only when reserved there). Each
+test boots a real guest and reads its kernel log and its report.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pytest
+from vm_support import BOOT_TIMEOUT, BootImages
+
+from minibios.machine import Machine, VmEnd
+from minibios.report import REPORT_RE, GuestReport, parse_report_json
+
+pytestmark = pytest.mark.boot
+
+# Not "quiet": the kernel's informational lines are what these tests read.
+VERBOSE_APPEND = "console=ttyS0 panic=-1"
+FIRMWARE_BIOS_DATE = "04/01/2014"
+INTEL_CPU = "Skylake-Client"  # TCG emulates it; QEMU's default CPU says AuthenticAMD
+RTC_RE = re.compile(r"rtc_cmos 00:0\d: alarms up to .*")
+CPU0_RE = re.compile(r"smpboot: CPU0: (\w+)")
+
+
+@dataclass(frozen=True)
+class GuestBoot:
+    log: str
+    report: GuestReport
+
+    def line(self, regex: re.Pattern[str]) -> str:
+        match = regex.search(self.log)
+        assert match is not None, f"no {regex.pattern!r} in the kernel log"
+        return match.group(0)
+
+    @property
+    def cpu_vendor(self) -> str:
+        match = CPU0_RE.search(self.log)
+        assert match is not None, "the kernel did not name CPU0"
+        return match.group(1)
+
+
+def boot(
+    firmware: str,
+    images: BootImages,
+    machine: str,
+    extra_args: tuple[str, ...] = (),
+    append: str = VERBOSE_APPEND,
+    cpus: int = 1,
+) -> GuestBoot:
+    with Machine(
+        kernel=images.kernel.vmlinuz,
+        initrd=images.plain_initrd,
+        append=append,
+        machine=machine,
+        cpus=cpus,
+        memory="256M",
+        firmware=firmware,
+        extra_args=extra_args,
+    ) as vm:
+        match = vm.wait_for(REPORT_RE, BOOT_TIMEOUT)
+        report = parse_report_json(match.group(1))
+        end = vm.wait_exit(BOOT_TIMEOUT)
+        log = vm.console
+    assert end is VmEnd.POWERED_OFF, log[-2000:]
+    return GuestBoot(log, report)
+
+
+@pytest.mark.parametrize(
+    ("machine", "cpu", "vendor"),
+    [
+        ("q35", INTEL_CPU, "Intel"),
+        ("q35", None, "AMD"),
+        ("pc", "qemu64,vendor=GenuineIntel", "Intel"),
+    ],
+    ids=["q35-intel", "q35-amd", "pc-intel"],
+)
+def test_rtc_alarm_uses_hpet_on_both_vendors(
+    firmware: str, boot_images: BootImages, machine: str, cpu: str | None, vendor: str
+) -> None:
+    """Our BIOS date keeps rtc-cmos on HPET interrupts, as with SeaBIOS."""
+    guest = boot(firmware, boot_images, machine, ("-cpu", cpu) if cpu else ())
+    assert guest.cpu_vendor == vendor
+    rtc = guest.line(RTC_RE)
+    assert rtc.endswith(", hpet irqs"), rtc
+    assert guest.report.dmi["bios_date"] == FIRMWARE_BIOS_DATE
+
+
+def test_user_bios_date_wins(firmware: str, boot_images: BootImages) -> None:
+    """-smbios type=0 comes in QEMU's tables and replaces our Type 0: its date is what
+    the guest sees, and a recent one sends rtc-cmos on an Intel CPU to the ACPI alarm."""
+    user = ("-cpu", INTEL_CPU, "-smbios", "type=0,vendor=Someone,date=01/02/2026")
+    guest = boot(firmware, boot_images, "q35", user)
+    assert guest.report.dmi["bios_date"] == "01/02/2026"
+    assert guest.report.dmi["bios_vendor"] == "Someone"
+    assert "hpet irqs" not in guest.line(RTC_RE)
