@@ -6,6 +6,7 @@
 #include "interrupts.h"
 #include "linux.h"
 #include "mptable.h"
+#include "mtrr.h"
 #include "pci_irq.h"
 #include "platform.h"
 #include "smbios.h"
@@ -23,7 +24,7 @@ static void step_done(enum step_mark mark)
 
 void firmware_main(void)
 {
-	u32 rsdp;
+	u32 rsdp, ncpus;
 
 	platform_init();
 	fw_cfg_init();
@@ -41,10 +42,13 @@ void firmware_main(void)
 	step_done(STEP_ACPI);
 	smbios_setup();
 	step_done(STEP_SMBIOS);
-	mptable_setup(rsdp);
+	ncpus = mptable_setup(rsdp);
 	step_done(STEP_MPTABLE);
 	pir_setup();
 	step_done(STEP_PIR);
+	/* Before the tables at the top of RAM turn reserved: RAM's end bounds
+	 * the PCI hole. */
+	mtrr_setup(ncpus);
 	high_zone_commit();
 	step_done(STEP_TABLES_DONE);
 	linux_boot(rsdp);

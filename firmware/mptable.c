@@ -201,7 +201,7 @@ static void from_madt(struct mp_config *cfg, const u8 *madt)
 	}
 }
 
-void mptable_setup(u32 rsdp)
+u32 mptable_setup(u32 rsdp)
 {
 	static struct mp_config cfg; /* too big for the stack */
 	const u8 *madt = acpi_find_table(rsdp, "APIC");
@@ -230,4 +230,5 @@ void mptable_setup(u32 rsdp)
 	used = buf ? mptable_build(buf, room, (u32)(uptr)buf, &cfg) : 0;
 	if (!used)
 		warn("MP table: no room in the F segment");
+	return cfg.ncpus;
 }

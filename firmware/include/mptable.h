@@ -36,7 +36,8 @@ struct mp_config {
  */
 u32 mptable_build(u8 *buf, u32 room, u32 addr, const struct mp_config *cfg);
 
-/* Gather the machine's CPUs and interrupts (from QEMU's MADT when there is one). */
-void mptable_setup(u32 rsdp);
+/* Gather the machine's CPUs and interrupts (from QEMU's MADT when there is one)
+ * and place the MP table; returns the number of CPUs. */
+u32 mptable_setup(u32 rsdp);
 
 #endif

@@ -50,6 +50,15 @@ class BiosMemory(ctypes.Structure):
     ]
 
 
+class MsrWrite(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("msr", ctypes.c_uint32), ("lo", ctypes.c_uint32), ("hi", ctypes.c_uint32)]
+
+    @property
+    def value(self) -> int:
+        return self.lo | self.hi << 32
+
+
 class LoaderBlob(ctypes.Structure):
     _fields_ = [
         ("name", ctypes.c_char * 56),
@@ -191,6 +200,10 @@ def load(path: Path) -> HostFirmware:
         "mptable_build": (
             ctypes.c_uint32,
             [ctypes.c_char_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_void_p],
+        ),
+        "mtrr_plan": (
+            ctypes.c_uint32,
+            [ctypes.c_uint64, ctypes.c_uint32, ctypes.c_uint32, ctypes.POINTER(MsrWrite)],
         ),
         "harness_console": (ctypes.c_char_p, []),
         "harness_reset_console": (None, []),
