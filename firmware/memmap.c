@@ -1,11 +1,15 @@
 /*
  * The machine's memory map: QEMU's etc/e820 lists RAM from address 0; the
- * firmware cuts out the VGA/option-ROM hole and reserves its own segment.
+ * firmware cuts out the VGA/option-ROM hole and reserves its own segment,
+ * its ROM's mapping below 4 GiB and the MMCONFIG window it opened (ACPI
+ * describes that too, but a kernel without ACPI uses MMCONFIG only where
+ * e820 reserves it).
  */
 #include "console.h"
 #include "e820.h"
 #include "fw_cfg.h"
 #include "layout.h"
+#include "platform.h"
 
 struct e820_map e820;
 
@@ -29,4 +33,9 @@ void e820_init(void)
 	}
 	set_or_die(LOW_RAM_END, ROM_BASE, E820_HOLE);
 	set_or_die(ROM_BASE, 1 * MiB, E820_RESERVED);
+	/* The ROM's own mapping below 4 GiB: no BAR may be placed there. */
+	set_or_die(ROM_HIGH_ALIAS, 4 * GiB, E820_RESERVED);
+	if (platform.mmcfg_base)
+		set_or_die(platform.mmcfg_base, (u64)platform.mmcfg_base + MMCFG_SIZE,
+			   E820_RESERVED);
 }

@@ -16,6 +16,8 @@ struct platform {
 	u32 mmcfg_base; /* PCI Express MMCONFIG (ECAM) base, 0 when none */
 };
 
+#define MMCFG_SIZE (256 * MiB) /* 256 buses of 1 MiB */
+
 /* The one machine this firmware runs on; valid once platform_init returned. */
 extern struct platform platform;
 
