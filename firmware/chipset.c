@@ -31,6 +31,13 @@
 #define Q35_PCIEXBAR 0x60
 #define Q35_MMCFG_BASE 0xb0000000 /* QEMU's default, 256 buses */
 
+/* The keyboard controller: translation to scan code set 1 on, as every PC
+ * BIOS leaves it (software that reads port 0x60 itself expects set 1). */
+#define KBC_DATA 0x60
+#define KBC_CMD 0x64
+#define KBC_WRITE_CONFIG 0x60
+#define KBC_CONFIG 0x47 /* translate, POST passed, keyboard and mouse IRQs */
+
 #define ELCR1 0x4d0
 #define ELCR2 0x4d1
 #define ELCR2_LEVEL ((1 << (9 - 8)) | (1 << (10 - 8)) | (1 << (11 - 8))) /* SCI, PCI */
@@ -139,7 +146,10 @@ void chipset_init(void)
 		q35_init();
 		break;
 	case CHIPSET_NONE:
-		return; /* microvm: no ELCR */
+		return; /* microvm: no ELCR, no keyboard controller */
 	}
 	elcr_init();
+	/* QEMU's controller takes a command at once: no status polling. */
+	outb(KBC_CMD, KBC_WRITE_CONFIG);
+	outb(KBC_DATA, KBC_CONFIG);
 }
