@@ -99,3 +99,41 @@ def test_user_bios_date_wins(firmware: str, boot_images: BootImages) -> None:
     assert guest.report.dmi["bios_date"] == "01/02/2026"
     assert guest.report.dmi["bios_vendor"] == "Someone"
     assert "hpet irqs" not in guest.line(RTC_RE)
+
+
+PAT_ON = "x86/PAT: Configuration [0-7]: WB  WC  UC- UC  WB  WP  UC- WT"
+MMCONFIG_E820 = "BIOS-e820: [mem 0x00000000b0000000-0x00000000bfffffff] reserved"
+PCI_GAP_RE = re.compile(r"\[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] available for PCI devices")
+
+
+@pytest.mark.parametrize("machine", ["pc", "q35", "microvm"])
+def test_mtrrs_enabled_and_pat_on(firmware: str, boot_images: BootImages, machine: str) -> None:
+    """MTRRs on (Linux no longer skips PAT) on every CPU; the APs answered the firmware."""
+    guest = boot(firmware, boot_images, machine, cpus=2)
+    assert "MTRRs disabled" not in guest.log
+    assert PAT_ON in guest.log
+    assert "x86/PAT: PAT support disabled" not in guest.log
+    assert "minibios: MTRRs:" not in guest.log, "an AP did not take the MTRRs"
+    assert guest.report.cpus == 2
+
+
+@pytest.mark.parametrize("acpi", [True, False], ids=["acpi", "acpi-off"])
+def test_q35_mmconfig_reserved_in_e820(firmware: str, boot_images: BootImages, acpi: bool) -> None:
+    """The MMCONFIG window is reserved in e820: Linux with ACPI accepts it at its first
+    check, and without ACPI keeps PCI allocations out of it."""
+    append = VERBOSE_APPEND if acpi else f"{VERBOSE_APPEND} acpi=off"
+    guest = boot(firmware, boot_images, "q35", append=append)
+    assert MMCONFIG_E820 in guest.log
+    gap = PCI_GAP_RE.search(guest.log)
+    assert gap is not None and int(gap.group(2), 16) < 0xB000_0000, gap
+    if acpi:
+        assert "PCI: MMCONFIG at [mem 0xb0000000-0xbfffffff] reserved in E820" in guest.log
+
+
+@pytest.mark.parametrize("machine", ["pc", "q35"])
+def test_keyboard_controller_translates(
+    firmware: str, boot_images: BootImages, machine: str
+) -> None:
+    """Scan code translation on, as every PC BIOS leaves the i8042 (SeaBIOS too)."""
+    guest = boot(firmware, boot_images, machine)
+    assert "input: AT Translated Set 2 keyboard" in guest.log
