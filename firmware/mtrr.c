@@ -106,7 +106,8 @@ static u32 phys_bits(void)
 	if (a < 0x80000008)
 		return DEFAULT_PHYS_BITS;
 	cpuid(0x80000008, &a, &b, &c, &d);
-	return a & 0xff;
+	/* Fewer than 32 bits cannot be: a mask that short would cover all. */
+	return (a & 0xff) >= 32 ? (a & 0xff) : DEFAULT_PHYS_BITS;
 }
 
 /* Where RAM below 4 GiB ends in QEMU's map: the PCI hole starts above. */
