@@ -13,10 +13,10 @@ import re
 from dataclasses import dataclass
 
 import pytest
-from vm_support import BOOT_TIMEOUT, BootImages
+from vm_support import BOOT_TIMEOUT, BootImages, make_machine
 
-from minibios.machine import Machine, VmEnd
-from minibios.report import REPORT_RE, GuestReport, parse_report_json
+from minibios.images.report import REPORT_RE, GuestReport, parse_report_json
+from minibios.vm.machine import VmEnd
 
 pytestmark = pytest.mark.boot
 
@@ -53,14 +53,14 @@ def boot(
     append: str = VERBOSE_APPEND,
     cpus: int = 1,
 ) -> GuestBoot:
-    with Machine(
+    with make_machine(
+        firmware,
         kernel=images.kernel.vmlinuz,
         initrd=images.plain_initrd,
         append=append,
         machine=machine,
         cpus=cpus,
         memory="256M",
-        firmware=firmware,
         extra_args=extra_args,
     ) as vm:
         match = vm.wait_for(REPORT_RE, BOOT_TIMEOUT)

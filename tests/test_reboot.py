@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from vm_support import BOOT_APPEND, BOOT_TIMEOUT, BootImages
+from vm_support import BOOT_APPEND, BOOT_TIMEOUT, BootImages, make_machine
 
-from minibios.init_script import HOLD_FLAG
-from minibios.machine import Machine, VmEnd
-from minibios.report import REPORT_RE, parse_report_json
-from minibios.tsc import TSC_OPTION, tsc_hint_khz
+from minibios.images.init_script import HOLD_FLAG
+from minibios.images.report import REPORT_RE, parse_report_json
+from minibios.vm.machine import Machine, VmEnd
+from minibios.vm.tsc import TSC_OPTION, tsc_hint_khz
 
 pytestmark = pytest.mark.boot
 
@@ -84,7 +84,8 @@ def reboot_append(case: Case) -> str:
 def reboot_machine(
     images: BootImages, firmware: str, case: Case, extra: tuple[str, ...]
 ) -> Machine:
-    return Machine(
+    return make_machine(
+        firmware,
         kernel=images.kernel.vmlinuz,
         initrd=images.plain_initrd,
         append=reboot_append(case),
@@ -92,7 +93,6 @@ def reboot_machine(
         microvm_acpi=case.acpi,
         cpus=CPUS,
         memory="256M",
-        firmware=firmware,
         accel="tcg",
         extra_args=extra,
     )
@@ -178,14 +178,14 @@ def test_reboot_boots_the_same_machine_again(
 def test_system_reset_boots_normally(firmware: str, boot_images: BootImages, case: Case) -> None:
     """A real reset (QMP system_reset) after a complete boot gives the same guest."""
     reports = []
-    with Machine(
+    with make_machine(
+        firmware,
         kernel=boot_images.kernel.vmlinuz,
         initrd=boot_images.plain_initrd,
         append=f"{BOOT_APPEND} {HOLD_FLAG}",
         machine=case.machine,
         cpus=CPUS,
         memory="256M",
-        firmware=firmware,
         accel="tcg",
         extra_args=REBOOT_RESETS,
     ) as vm:
