@@ -15,6 +15,7 @@ from minibios.bench.probe import BootTarget, FirmwareSpec
 from minibios.bench.runner import BenchPlan, run_bench, stderr_progress, write_json
 from minibios.bench.table import render
 from minibios.cli.demo import DemoSettings, demo_plan
+from minibios.cli.install import INSTALL_COMMANDS, add_install_commands, run_install_command
 from minibios.cli.report_format import format_report, format_timing
 from minibios.errors import MinibiosError
 from minibios.firmware import rom
@@ -154,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     parallel.add_argument("--json", type=Path, help="write every VM's outcome here")
     commands.add_parser("rom", help="print the ROM path (building it if missing)")
     commands.add_parser("build", help="rebuild the ROM (make -C firmware)")
+    add_install_commands(commands)  # install, uninstall: see cli/install.py
     return parser
 
 
@@ -340,6 +342,8 @@ def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:
         return _cmd_bench(args)
     if args.command == "bench-parallel":
         return _cmd_bench_parallel(args)
+    if args.command in INSTALL_COMMANDS:
+        return run_install_command(args)
     if args.command == "rom":
         print(rom.rom_path())
         return 0
