@@ -32,8 +32,9 @@ from minibios.images.entry import (
 from minibios.images.initramfs import InitramfsSpec, build_initramfs
 from minibios.vm.machine import QemuStartError, VmEnd
 from minibios.vm.preflight import RunRequest, check_file, preflight
+from minibios.vm.qemu_binary import choose_qemu
 from minibios.vm.session import BootOutcome, boot
-from minibios.vm.spec import BOOT_PROTOCOLS, DEFAULT_MICROVM_ACPI, DEFAULT_QEMU, QemuConfig
+from minibios.vm.spec import BOOT_PROTOCOLS, DEFAULT_MICROVM_ACPI, QemuConfig
 from minibios.vm.tsc import TSC_OPTION
 
 EXIT_USAGE = 2
@@ -97,7 +98,11 @@ def _add_vm_options(parser: argparse.ArgumentParser, default_timeout: float) -> 
         default=default_timeout,
         help=f"seconds before the VM is stopped (default {default_timeout:g})",
     )
-    parser.add_argument("--qemu", default=DEFAULT_QEMU, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--qemu",
+        help="the QEMU binary to run (default: qemu-system-x86_64, or its microvm-only build "
+        "for --machine microvm under KVM)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -184,7 +189,10 @@ def _print_outcome(outcome: BootOutcome, timeout: float, demo: bool) -> None:
     print("minibios: " + format_timing(outcome.to_report, outcome.to_end, outcome.end.value))
 
 
-def _boot_and_report(config: QemuConfig, timeout: float, stream: bool, demo: bool) -> int:
+def _boot_and_report(
+    config: QemuConfig, timeout: float, stream: bool, demo: bool, qemu: str | None = None
+) -> int:
+    print(f"minibios: {choose_qemu(config.machine, config.accel, qemu).describe()}")
     if config.tsc_khz is not None:
         print(
             f"minibios: {config.machine} under {config.accel}: the kernel has nothing to "
@@ -225,7 +233,7 @@ def _cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     )
     config = preflight(request)
     _print_entry(choice)
-    return _boot_and_report(config, args.timeout, stream=True, demo=False)
+    return _boot_and_report(config, args.timeout, stream=True, demo=False, qemu=args.qemu)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -238,6 +246,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         microvm_acpi=args.microvm_acpi,
         boot_protocol=args.protocol,
         entry=args.entry,
+        qemu=args.qemu,
     )
     plan = demo_plan(settings)
     config = plan.config
@@ -247,7 +256,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"({config.firmware}), accel {config.accel}"
     )
     _print_entry(plan.entry)
-    return _boot_and_report(config, args.timeout, stream=args.verbose, demo=True)
+    return _boot_and_report(config, args.timeout, stream=args.verbose, demo=True, qemu=args.qemu)
 
 
 def _default_assets(kernel: str | None, initrd: str | None) -> tuple[Path, Path]:

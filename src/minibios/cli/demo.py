@@ -23,6 +23,7 @@ class DemoSettings:
     microvm_acpi: bool = DEFAULT_MICROVM_ACPI
     boot_protocol: int | None = None
     entry: str = AUTO
+    qemu: str | None = None  # None: qemu_binary.choose_qemu decides
 
 
 @dataclass(frozen=True)
@@ -50,5 +51,6 @@ def demo_plan(settings: DemoSettings) -> DemoPlan:
         accel=settings.accel,
         microvm_acpi=settings.microvm_acpi,
         boot_protocol=settings.boot_protocol,
+        qemu=settings.qemu,
     )
     return DemoPlan(preflight(request), entry, kernel.version)

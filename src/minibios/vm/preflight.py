@@ -1,7 +1,6 @@
 """Check a run request before QEMU starts, so each mistake is one clear error."""
 
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,7 +9,8 @@ from minibios.firmware.choice import resolve_firmware
 from minibios.images.kernel_image import KernelImage, inspect_kernel
 from minibios.sizes import GIB, KIB, MIB, format_size, parse_memory
 from minibios.vm.accel import choose_accel
-from minibios.vm.spec import DEFAULT_MICROVM_ACPI, DEFAULT_QEMU, MACHINE_TYPES, QemuConfig
+from minibios.vm.qemu_binary import choose_qemu
+from minibios.vm.spec import DEFAULT_MICROVM_ACPI, MACHINE_TYPES, QemuConfig
 from minibios.vm.tsc import tsc_hint_khz
 
 # The initrd placement rule. Loaders (QEMU's, SeaBIOS, qboot) put the initrd
@@ -38,7 +38,7 @@ class RunRequest:
     memory: str = "512M"
     firmware: str = "minibios"
     accel: str = "auto"
-    qemu: str = DEFAULT_QEMU
+    qemu: str | None = None  # None: choose (qemu_binary.py); else --qemu's binary
     microvm_acpi: bool = DEFAULT_MICROVM_ACPI
     boot_protocol: int | None = None
     extra_args: tuple[str, ...] = field(default_factory=tuple)
@@ -88,13 +88,6 @@ def check_file(path: str, what: str) -> Path:
     return candidate
 
 
-def check_qemu(binary: str) -> str:
-    found = shutil.which(binary)
-    if found is None:
-        raise PreflightError(f"QEMU not found: {binary} is not installed (run ./scripts/setup)")
-    return found
-
-
 def preflight(request: RunRequest) -> QemuConfig:
     """Validate everything checkable up front; return the config to boot."""
     if request.machine not in MACHINE_TYPES:
@@ -103,7 +96,6 @@ def preflight(request: RunRequest) -> QemuConfig:
     if request.cpus < 1:
         raise PreflightError(f"--cpus must be at least 1, not {request.cpus}")
     memory = parse_memory(request.memory)
-    qemu = check_qemu(request.qemu)
     kernel_path = check_file(request.kernel, "kernel")
     initrd_path = check_file(request.initrd, "initrd") if request.initrd is not None else None
     kernel = inspect_kernel(kernel_path)
@@ -116,6 +108,7 @@ def preflight(request: RunRequest) -> QemuConfig:
             "--protocol chooses minibios's way into Linux: use --firmware minibios"
         )
     accel = choose_accel(request.accel)
+    qemu = choose_qemu(request.machine, accel, request.qemu).path
     return QemuConfig(
         machine=request.machine,
         cpus=request.cpus,
