@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 from vm_support import BootImages
 
-from minibios import rom
-from minibios.assets import KernelAssets
-from minibios.firmware import SEABIOS_PC
-from minibios.report import GuestReport, find_report, parse_report_json
+from minibios.firmware import rom
+from minibios.firmware.choice import SEABIOS_PC
+from minibios.images.assets import KernelAssets
+from minibios.images.report import GuestReport, find_report, parse_report_json
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 # The README's placeholders, replaced by each test's own files.

@@ -14,6 +14,7 @@ from minibios.bench.plot import check_plot_path, render_svg, write_plot
 from minibios.bench.probe import BootTarget, FirmwareSpec
 from minibios.bench.runner import BenchPlan, run_bench, stderr_progress, write_json
 from minibios.bench.table import render
+from minibios.cli.bench_memory import add_memory_command, run_memory_command
 from minibios.cli.demo import DemoSettings, demo_plan
 from minibios.cli.install import INSTALL_COMMANDS, add_install_commands, run_install_command
 from minibios.cli.report_format import format_report, format_timing
@@ -161,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("rom", help="print the ROM path (building it if missing)")
     commands.add_parser("build", help="rebuild the ROM (make -C firmware)")
     add_install_commands(commands)  # install, uninstall: see cli/install.py
+    add_memory_command(commands)  # bench-memory: see cli/bench_memory.py
     return parser
 
 
@@ -351,6 +353,8 @@ def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:
         return _cmd_bench(args)
     if args.command == "bench-parallel":
         return _cmd_bench_parallel(args)
+    if args.command == "bench-memory":
+        return run_memory_command(args, stderr_progress)
     if args.command in INSTALL_COMMANDS:
         return run_install_command(args)
     if args.command == "rom":
