@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,23 @@ def test_wheel_installs_into_a_fresh_venv_and_boots(tmp_path: Path) -> None:
     assert f"({rom})" in demo.stdout
     assert "bios_vendor: minibios" in demo.stdout
     assert "minibios: guest powered off" in demo.stdout
+
+
+def test_sdist_carries_the_firmware_sources(tmp_path: Path) -> None:
+    """A wheel built from the sdist (python -m build's way) runs make there too."""
+    if shutil.which("git") is None:
+        pytest.skip("git is needed to list the checkout's files")
+    source = _clean_copy(tmp_path / "source")
+    subprocess.run(
+        [sys.executable, "setup.py", "-q", "sdist", "-d", str(tmp_path / "dist")],
+        cwd=source,
+        check=True,
+        capture_output=True,
+        env=_isolated_env(),
+        timeout=WHEEL_TIMEOUT,
+    )
+    (sdist,) = (tmp_path / "dist").glob("minibios-*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
+    assert {"firmware/Makefile", "firmware/rom.ld", "setup.py"} <= names
+    assert not any(name.startswith("firmware/build") for name in names)
