@@ -171,3 +171,12 @@ def test_cli_uninstall_refuses_without_permission(open_tmp: Path) -> None:
     assert result.returncode == 2, result.stdout + result.stderr
     assert "cannot remove from" in result.stderr and "no write permission" in result.stderr
     assert (prefix / "share" / "minibios" / "minibios.rom").is_file()
+
+
+def test_cli_descriptor_options_need_descriptor(tmp_path: Path) -> None:
+    result = _cli("install", "--prefix", str(tmp_path / "p"), "--priority", "10")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "minibios: error: --descriptor-dir and --priority only apply with --descriptor\n"
+    )
+    assert not (tmp_path / "p").exists()

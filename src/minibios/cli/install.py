@@ -7,6 +7,7 @@ from minibios.firmware import rom
 from minibios.firmware.install import (
     DEFAULT_PREFIX,
     DEFAULT_PRIORITY,
+    InstallError,
     InstallPlan,
     install,
     uninstall,
@@ -51,6 +52,8 @@ def run_install_command(args: argparse.Namespace) -> int:
         for path in uninstall(prefix):
             print(f"minibios: removed {path}")
         return 0
+    if not args.descriptor and (args.descriptor_dir or args.priority != DEFAULT_PRIORITY):
+        raise InstallError("--descriptor-dir and --priority only apply with --descriptor")
     descriptor_dir = args.descriptor_dir.expanduser().absolute() if args.descriptor_dir else None
     plan = InstallPlan(prefix, args.descriptor, descriptor_dir, args.priority)
     written = install(plan, rom.rom_path())
