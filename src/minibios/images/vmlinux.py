@@ -29,6 +29,7 @@ import lz4.block
 import zstandard
 
 from minibios.errors import MinibiosError
+from minibios.images.elf_trim import trim_zero_tails
 from minibios.images.kernel_image import BzImage, ElfKernel, KernelImageError, parse_kernel
 
 LZ4_LEGACY_MAGIC = 0x184C2102
@@ -166,12 +167,15 @@ def extract_vmlinux(bzimage: Path, cache: Path) -> Vmlinux:
     if not isinstance(image, BzImage):
         raise VmlinuxError(f"{bzimage} is not a bzImage")
     digest = hashlib.sha256(data).hexdigest()[:32]
-    out = cache / "vmlinux" / f"{digest}.elf"
+    # "-trimmed": zero tails cut from p_filesz (elf_trim.py); older cache
+    # entries, made without, are left for older checkouts.
+    out = cache / "vmlinux" / f"{digest}-trimmed.elf"
     meta = out.with_suffix(".compression")
     if out.exists() and meta.exists():
         return Vmlinux(out, meta.read_text().strip(), pvh_entry(out.read_bytes(), out))
     compression, vmlinux = decompress_payload(payload_of(image, data))
     entry = pvh_entry(vmlinux, bzimage)
+    vmlinux = trim_zero_tails(vmlinux)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_suffix(f".{os.getpid()}.partial")
     partial.write_bytes(vmlinux)
