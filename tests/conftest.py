@@ -1,6 +1,7 @@
 """Shared fixtures: the firmware under test, the kernel, and cached initramfs images."""
 
 import hashlib
+import os
 import random
 import shutil
 import tempfile
@@ -11,8 +12,25 @@ from pathlib import Path
 import pytest
 from vm_support import PAYLOAD_SEED, PAYLOAD_SIZE, BootImages
 
+from minibios.firmware.rom import checkout_root, run_make
 from minibios.images.assets import AssetError, KernelAssets, cache_dir, find_busybox, find_kernel
 from minibios.images.initramfs import InitramfsSpec, build_initramfs
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Build the ROM and the host library once, before any xdist worker starts.
+
+    Workers (and the CLI the tests run) still call make, which then has nothing
+    to do; run_make's lock keeps any that do from racing each other.
+    """
+    if hasattr(config, "workerinput") or os.environ.get("MINIBIOS_HOST_LIB"):
+        return  # a worker, or the sanitized rerun: the controller has built everything
+    root = checkout_root()
+    if root is not None:
+        # A failure here shows again, with its output, in the tests that need the build.
+        run_make(root / "firmware")
+        run_make(root / "firmware", "-s", "host")
+
 
 # The one switch for every boot test: "minibios" (firmware/build/minibios.rom),
 # or "seabios" / "qboot" to compare against a reference firmware.

@@ -25,8 +25,8 @@ from minibios.bench.plot import (
 from minibios.bench.probe import (
     KERNEL_ENTRIES,
     SETUP_ENTRY,
+    BenchFirmware,
     BootCounts,
-    BootTarget,
     BootTiming,
     _ProbedBoot,
     probe_counts,
@@ -42,6 +42,8 @@ from minibios.bench.runner import (
 )
 from minibios.bench.table import render
 from minibios.bench.trace_log import AccessCounts, count_window, parse_events, port_writes
+from minibios.firmware.choice import Firmware, FirmwareKind
+from minibios.vm.spec import VmSpec
 from minibios.vm.tsc import tsc_hint_khz
 
 TRACE = Path(__file__).parent / "data" / "trace-minibios-q35.log"
@@ -93,9 +95,15 @@ def results() -> list[FirmwareResult]:
     return [fast, slow]
 
 
+def bench_firmware(label: str) -> BenchFirmware:
+    """A resolved firmware without the lookup (no ROM build, no SeaBIOS needed)."""
+    kind = FirmwareKind.of(label)
+    return BenchFirmware(label, Firmware(label, Path(f"/fw/{label}"), kind))
+
+
 def plan() -> BenchPlan:
-    target = BootTarget(kernel=Path("/k"), initrd=None, append="console=ttyS0")
-    return BenchPlan(target, ("minibios", "seabios"), runs=3)
+    spec = VmSpec(kernel=Path("/k"), append="console=ttyS0")
+    return BenchPlan(spec, (bench_firmware("minibios"), bench_firmware("seabios")), runs=3)
 
 
 def test_table_shows_medians_ratios_and_counts() -> None:
@@ -128,14 +136,13 @@ def test_json_keeps_every_run() -> None:
     assert data["firmwares"]["seabios"]["timings"][0]["phases"]["setup"] is None
     assert set(data["method"]) >= {"firmware", "counts"}
     assert data["target"]["kernel_command_line"] == "console=ttyS0"
+    assert data["target"]["accel"] == "tcg" and data["target"]["machine"] == "pc"
+    assert data["firmware_files"] == {"minibios": "/fw/minibios", "seabios": "/fw/seabios"}
 
 
 def test_json_gives_the_command_line_the_guest_got() -> None:
-    microvm = BenchPlan(
-        BootTarget(kernel=Path("/k"), initrd=None, append="console=ttyS0", machine="microvm"),
-        ("minibios",),
-        runs=1,
-    )
+    spec = VmSpec(kernel=Path("/k"), append="console=ttyS0", machine="microvm").with_tsc_hint()
+    microvm = BenchPlan(spec, (bench_firmware("minibios"),), runs=1)
     told = tsc_hint_khz("microvm", "tcg", "console=ttyS0")
     line = to_json(microvm, [])["target"]["kernel_command_line"]
     assert line == (f"console=ttyS0 tsc_early_khz={told}" if told else "console=ttyS0")
@@ -183,10 +190,11 @@ def test_plot_formats_it_cannot_write(
 
 @pytest.mark.boot
 def test_counts_are_deterministic(boot_images) -> None:
-    target = BootTarget(
+    spec = VmSpec(
         kernel=boot_images.kernel.vmlinuz, initrd=boot_images.plain_initrd, append="console=ttyS0"
     )
-    first, second = probe_counts(target, "minibios"), probe_counts(target, "minibios")
+    minibios = BenchFirmware.resolve("minibios", "pc")
+    first, second = probe_counts(spec, minibios, 120), probe_counts(spec, minibios, 120)
     # Milestone times are wall-clock and vary; what was counted may not.
     assert (first.accesses, first.instructions) == (second.accesses, second.instructions)
     assert first.instructions and first.accesses.port_io > 0

@@ -16,23 +16,23 @@ from minibios.bench.memory import (
     _status_kib,
     render_memory,
 )
-from minibios.vm.spec import QemuConfig, QemuConfigError
+from minibios.vm.spec import SpecError, VmSpec
 
 SOCK = Path("/tmp/x/qmp.sock")
 
 
-def accel_of(config: QemuConfig) -> str:
+def accel_of(config: VmSpec) -> str:
     argv = config.argv(SOCK)
     return argv[argv.index("-accel") + 1]
 
 
 def test_tb_size_reaches_the_accel_option() -> None:
-    assert accel_of(QemuConfig(tcg_tb_size=24)) == "tcg,tb-size=24"
-    assert accel_of(QemuConfig(tcg_tb_size=None)) == "tcg"
+    assert accel_of(VmSpec(tcg_tb_size=24)) == "tcg,tb-size=24"
+    assert accel_of(VmSpec(tcg_tb_size=None)) == "tcg"
     # KVM translates nothing: no tb-size for it.
-    assert accel_of(QemuConfig(accel="kvm", tcg_tb_size=24)) == "kvm"
-    with pytest.raises(QemuConfigError, match="tb-size"):
-        QemuConfig(tcg_tb_size=0)
+    assert accel_of(VmSpec(accel="kvm", tcg_tb_size=24)) == "kvm"
+    with pytest.raises(SpecError, match="tb-size"):
+        VmSpec(tcg_tb_size=0)
 
 
 def test_proc_readers_on_this_process() -> None:

@@ -23,17 +23,20 @@ from minibios.bench.parallel import (
     render_parallel,
     to_json,
 )
+from minibios.firmware.choice import Firmware, FirmwareKind
 from minibios.images.init_script import HOLD_FLAG
 from minibios.sizes import MIB
-from minibios.vm.spec import QemuConfig
+from minibios.vm.machine import VmEnd
+from minibios.vm.spec import VmSpec
 
-GOOD = VmRun("powered off", 2.0, 2.1)
+GOOD = VmRun(VmEnd.POWERED_OFF, 2.0, 2.1)
 
 
 def result(at_once_runs: tuple[VmRun, ...] = (GOOD, GOOD)) -> ParallelResult:
-    config = QemuConfig(memory=256 * MIB, kernel=Path("/k"))
-    plan = ParallelPlan(config, "minibios", vms=2)
-    serial = Batch(ONE_BY_ONE, 4.4, (GOOD, VmRun("powered off", 2.2, 2.3)))
+    minibios = Firmware("minibios", Path("/rom"), FirmwareKind.MINIBIOS)
+    spec = VmSpec(memory=256 * MIB, kernel=Path("/k"), firmware=minibios)
+    plan = ParallelPlan(spec, vms=2)
+    serial = Batch(ONE_BY_ONE, 4.4, (GOOD, VmRun(VmEnd.POWERED_OFF, 2.2, 2.3)))
     return ParallelResult(plan, serial, Batch(AT_ONCE, 3.3, at_once_runs))
 
 
@@ -50,7 +53,7 @@ def test_ratio_and_text() -> None:
 
 
 def test_a_vm_that_failed_is_named() -> None:
-    r = result((GOOD, VmRun("timeout", None, None)))
+    r = result((GOOD, VmRun(VmEnd.TIMEOUT, None, None)))
     assert not r.ok
     text = render_parallel(r)
     assert "reached /init and powered off" not in text

@@ -3,20 +3,14 @@
 import itertools
 
 import pytest
-from vm_support import (
-    BOOT_APPEND,
-    BOOT_TIMEOUT,
-    MACHINES,
-    BootImages,
-    qemu_pids,
-)
+from vm_support import BOOT_APPEND, BOOT_TIMEOUT, MACHINES, BootImages, make_machine, qemu_pids
 
 from minibios.images.assets import cache_dir, find_busybox
 from minibios.images.initramfs import InitramfsSpec, build_initramfs, find_module
 from minibios.images.report import REPORT_RE, GuestReport, ReportError, parse_report_json
 from minibios.sizes import MIB, parse_memory
 from minibios.vm.accel import choose_accel
-from minibios.vm.machine import Machine, VmEnd
+from minibios.vm.machine import VmEnd
 from minibios.vm.tsc import tsc_hint_khz
 
 pytestmark = pytest.mark.boot
@@ -27,7 +21,7 @@ MEMORY = "512M"
 def boot_report(
     machine: str, firmware: str, images: BootImages, marker: str, append: str
 ) -> tuple[GuestReport, VmEnd]:
-    with Machine(
+    with make_machine(
         kernel=images.kernel.vmlinuz,
         initrd=images.payload_initrd,
         append=append,
@@ -86,7 +80,7 @@ def test_modules_load_in_order(firmware: str, boot_images: BootImages, marker: s
     modules = tuple(find_module(modules_dir, n) for n in ("virtio_ring", "virtio", "virtio_mmio"))
     spec = InitramfsSpec(busybox=find_busybox(), modules=modules)
     initrd = build_initramfs(spec, cache_dir())
-    with Machine(
+    with make_machine(
         kernel=boot_images.kernel.vmlinuz,
         initrd=initrd,
         append=BOOT_APPEND,
@@ -107,7 +101,7 @@ def test_pic_mode_kernel_gets_timer_ticks(
     # acpi=off and a kernel without MP-table support: Linux sees no APIC and
     # drives the 8259 alone, whose output reaches the CPU only through LINT0
     # in virtual-wire mode. Without it no tick ever arrives and boot stalls.
-    with Machine(
+    with make_machine(
         kernel=boot_images.kernel.vmlinuz,
         initrd=boot_images.plain_initrd,
         append=f"{BOOT_APPEND} acpi=off",

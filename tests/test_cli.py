@@ -1,7 +1,9 @@
 """The `minibios` command line, run as a subprocess like a user would."""
 
+import itertools
 import os
 import re
+import shlex
 import signal
 import subprocess
 import time
@@ -14,15 +16,21 @@ from vm_support import (
     BootImages,
     minibios_cli,
     qemu_pids,
+    run_args,
     run_cli,
 )
 
+from minibios.bench.gdb_remote import GdbRemoteError
+from minibios.bench.probe import ProbeError
+from minibios.cli import commands
+from minibios.firmware.rom import RomError
 from minibios.images.assets import cache_dir
 from minibios.images.kernel_image import inspect_kernel
 from minibios.images.vmlinux import extract_vmlinux
 from minibios.sizes import MIB, format_size
 from minibios.vm.accel import AccelProbe
-from minibios.vm.preflight import initrd_limit
+from minibios.vm.machine import ConsoleTimeout, QemuStartError
+from minibios.vm.preflight import PreflightError, initrd_limit
 from minibios.vm.runtime_dir import RUNTIME_DIR_PREFIX
 
 
@@ -76,6 +84,7 @@ def test_not_a_kernel(short_tmp: Path, marker: str, tmp_path: Path) -> None:
     assert_no_leftovers(marker, short_tmp)
 
 
+@pytest.mark.boot  # needs the downloaded kernel
 @pytest.mark.parametrize("entry", ["bzimage", "pvh"])
 def test_initrd_too_large(
     short_tmp: Path, marker: str, tmp_path: Path, boot_images: BootImages, entry: str
@@ -99,6 +108,7 @@ def test_initrd_too_large(
     assert_no_leftovers(marker, short_tmp)
 
 
+@pytest.mark.boot  # needs the downloaded kernel
 @pytest.mark.parametrize("entry", ["bzimage", "pvh"])
 def test_too_little_ram_for_the_kernel(
     short_tmp: Path, marker: str, boot_images: BootImages, entry: str
@@ -171,17 +181,85 @@ def test_forced_kvm_without_kvm(short_tmp: Path, marker: str, fake_kernel: Path)
     assert_no_leftovers(marker, short_tmp)
 
 
+def fake_qemu(directory: Path) -> tuple[Path, Path]:
+    """A `qemu-system-x86_64` on PATH that only records that it ran."""
+    directory.mkdir()
+    ran = directory / "ran"
+    qemu = directory / "qemu-system-x86_64"
+    qemu.write_text(f"#!/bin/sh\ntouch {ran}\n")
+    qemu.chmod(0o755)
+    return qemu, ran
+
+
+@pytest.mark.parametrize("command", ["run", "demo"])
+def test_dry_run_shows_the_command_and_starts_nothing(
+    short_tmp: Path, tmp_path: Path, fake_kernel: Path, command: str
+) -> None:
+    qemu, ran = fake_qemu(tmp_path / "bin")
+    append = "console=ttyS0 note='two words'"
+    args = ["-v", command, "--firmware", "seabios", "--machine", "q35", "--memory", "256M",
+            "--dry-run"]  # fmt: skip
+    if command == "run":
+        args += ["--kernel", str(fake_kernel), "--append", append]
+    env = {"PATH": f"{qemu.parent}:{os.environ['PATH']}"}
+    if command == "demo":
+        if not (cache_dir() / "kernels").is_dir():
+            pytest.skip("demo needs the cached kernel (./scripts/setup)")
+    else:
+        env["MINIBIOS_CACHE"] = str(tmp_path / "cache")
+    result = run_cli(*args, tmpdir=short_tmp, env=env)
+    assert result.returncode == 0, result.stderr
+    assert not ran.exists(), "--dry-run started QEMU"
+    assert "minibios: entry " in result.stdout
+    argv = shlex.split(result.stderr.splitlines()[-1])
+    assert argv[0] == str(qemu)
+    pairs = list(itertools.pairwise(argv))
+    assert ("-M", "q35") in pairs and ("-m", "256M") in pairs
+    assert ("-bios", "/usr/share/seabios/bios-256k.bin") in pairs
+    if command == "run":
+        assert ("-append", append) in pairs and ("-kernel", str(fake_kernel)) in pairs
+    # -v logs what minibios decided, on stderr, before the command.
+    assert "minibios: INFO: minibios.firmware.choice: firmware seabios" in result.stderr
+    assert not list(short_tmp.glob(f"{RUNTIME_DIR_PREFIX}*"))
+
+
+def test_without_v_nothing_is_logged(short_tmp: Path, tmp_path: Path, fake_kernel: Path) -> None:
+    qemu, _ = fake_qemu(tmp_path / "bin")
+    result = run_cli("run", "--kernel", str(fake_kernel), "--firmware", "seabios", "--dry-run",
+                     tmpdir=short_tmp, env={"PATH": f"{qemu.parent}:{os.environ['PATH']}",
+                                            "MINIBIOS_CACHE": str(tmp_path / "cache")})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert len(result.stderr.splitlines()) == 1  # only the command
+    assert "INFO" not in result.stderr
+
+
 # -- real boots ----------------------------------------------------------------
+
+
+@pytest.mark.boot
+def test_show_command_prints_the_exact_argv(
+    short_tmp: Path, marker: str, firmware: str, boot_images: BootImages
+) -> None:
+    args = run_args(boot_images.kernel.vmlinuz, firmware, marker, "--show-command",
+                    "--timeout", "0.5", qemu_args=["-S"])  # fmt: skip
+    result = run_cli(*args, tmpdir=short_tmp)
+    assert result.returncode == 3, result.stdout + result.stderr  # -S: it timed out
+    (line,) = [line for line in result.stderr.splitlines() if marker in line]
+    argv = shlex.split(line)
+    assert argv[-3:] == ["-name", marker, "-S"]
+    qmp = argv[argv.index("-qmp") + 1]
+    assert qmp.startswith(f"unix:{short_tmp}/{RUNTIME_DIR_PREFIX}") and "XXXX" not in qmp
+    assert_no_leftovers(marker, short_tmp)
 
 
 @pytest.mark.boot
 def test_run_powers_off(
     short_tmp: Path, marker: str, firmware: str, boot_images: BootImages
 ) -> None:
-    result = run_cli("run", "--kernel", str(boot_images.kernel.vmlinuz),
-                     "--initrd", str(boot_images.payload_initrd), "--append", BOOT_APPEND,
-                     "--machine", "q35", "--firmware", firmware, "--timeout", "90",
-                     "--", "-name", marker, tmpdir=short_tmp)  # fmt: skip
+    args = run_args(boot_images.kernel.vmlinuz, firmware, marker, "--append", BOOT_APPEND,
+                    "--machine", "q35", "--timeout", "90",
+                    initrd=boot_images.payload_initrd)  # fmt: skip
+    result = run_cli(*args, tmpdir=short_tmp)
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"^MINIBIOS-REPORT \{", result.stdout, re.MULTILINE)
     assert f"payload sha256  {boot_images.payload_sha256}" in result.stdout
@@ -197,11 +275,10 @@ def test_microvm_run_cpus(
 ) -> None:
     """microvm's ACPI is on unless refused: the cloud kernel reads no MP table, so
     without ACPI it sees one CPU and cannot power off (it halts; we notice that)."""
-    result = run_cli("run", "--kernel", str(boot_images.kernel.vmlinuz),
-                     "--initrd", str(boot_images.plain_initrd),
-                     "--append", BOOT_APPEND,
-                     "--machine", "microvm", "--cpus", "2", *acpi, "--firmware", firmware,
-                     "--timeout", "90", "--", "-name", marker, tmpdir=short_tmp)  # fmt: skip
+    args = run_args(boot_images.kernel.vmlinuz, firmware, marker, "--append", BOOT_APPEND,
+                    "--machine", "microvm", "--cpus", "2", *acpi, "--timeout", "90",
+                    initrd=boot_images.plain_initrd)  # fmt: skip
+    result = run_cli(*args, tmpdir=short_tmp)
     assert result.returncode == 0, result.stdout + result.stderr
     cpus = 1 if acpi else 2
     assert f"CPUs online     {cpus} ({cpus} in /proc/cpuinfo)" in result.stdout
@@ -214,9 +291,9 @@ def test_run_panic_exits_1(
     short_tmp: Path, marker: str, firmware: str, boot_images: BootImages
 ) -> None:
     # No initrd: the kernel cannot mount a root and panics.
-    result = run_cli("run", "--kernel", str(boot_images.kernel.vmlinuz),
-                     "--append", "console=ttyS0 panic=-1", "--firmware", firmware,
-                     "--timeout", "90", "--", "-name", marker, tmpdir=short_tmp)  # fmt: skip
+    args = run_args(boot_images.kernel.vmlinuz, firmware, marker,
+                    "--append", "console=ttyS0 panic=-1", "--timeout", "90")  # fmt: skip
+    result = run_cli(*args, tmpdir=short_tmp)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Kernel panic - not syncing" in result.stdout
     assert "minibios: guest panicked" in result.stdout
@@ -227,9 +304,9 @@ def test_run_panic_exits_1(
 def test_run_timeout_exits_3(
     short_tmp: Path, marker: str, firmware: str, boot_images: BootImages
 ) -> None:
-    result = run_cli("run", "--kernel", str(boot_images.kernel.vmlinuz),
-                     "--initrd", str(boot_images.plain_initrd), "--firmware", firmware,
-                     "--timeout", "0.5", "--", "-name", marker, tmpdir=short_tmp)  # fmt: skip
+    args = run_args(boot_images.kernel.vmlinuz, firmware, marker, "--timeout", "0.5",
+                    initrd=boot_images.plain_initrd)  # fmt: skip
+    result = run_cli(*args, tmpdir=short_tmp)
     assert result.returncode == 3, result.stdout + result.stderr
     assert "minibios: timed out after 0.5 s; QEMU stopped" in result.stdout
     assert_no_leftovers(marker, short_tmp)
@@ -239,8 +316,8 @@ def test_run_timeout_exits_3(
 def test_qemu_failure_exits_4(
     short_tmp: Path, marker: str, firmware: str, boot_images: BootImages
 ) -> None:
-    result = run_cli("run", "--kernel", str(boot_images.kernel.vmlinuz), "--firmware", firmware,
-                     "--", "-name", marker, "-no-such-option", tmpdir=short_tmp)  # fmt: skip
+    args = run_args(boot_images.kernel.vmlinuz, firmware, marker, qemu_args=["-no-such-option"])
+    result = run_cli(*args, tmpdir=short_tmp)
     assert result.returncode == 4, result.stdout + result.stderr
     assert result.stderr.startswith("minibios: error: QEMU failed to start (exit 1): ")
     assert "-no-such-option: invalid option" in result.stderr
@@ -258,9 +335,8 @@ def test_signal_kills_qemu(
     status: int,
 ) -> None:
     cli = subprocess.Popen(
-        [*minibios_cli(), "run", "--kernel", str(boot_images.kernel.vmlinuz),
-         "--initrd", str(boot_images.plain_initrd), "--firmware", firmware,
-         "--", "-name", marker, "-S"],
+        [*minibios_cli(), *run_args(boot_images.kernel.vmlinuz, firmware, marker,
+                                    initrd=boot_images.plain_initrd, qemu_args=["-S"])],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -316,3 +392,30 @@ def test_closed_stdout_pipe_is_no_traceback(short_tmp: Path) -> None:
         os.close(write_end)
     assert result.returncode == 141
     assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (PreflightError("kernel not found: /k"), 2),
+        (RomError("`make -C firmware` failed"), 2),
+        (QemuStartError("QEMU failed to start (exit 1)", ""), 4),
+        (ProbeError("the guest did not power off cleanly"), 4),
+        (GdbRemoteError("lost the gdb stub"), 4),
+        (ConsoleTimeout("MINIBIOS-REPORT", 1.0, "tail"), 4),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, Exception) else str(value),
+)
+def test_exit_status_says_whose_fault(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], error: Exception,
+    status: int,
+) -> None:  # fmt: skip
+    """2 only for what is checked before QEMU starts; a failure while running is 4."""
+
+    def fail(args: object, extra: object) -> int:
+        raise error
+
+    monkeypatch.setattr(commands.signal, "signal", lambda *args: None)  # keep pytest's
+    monkeypatch.setattr(commands, "_dispatch", fail)
+    assert commands.main(["rom"]) == status
+    assert capsys.readouterr().err == f"minibios: error: {error}\n"

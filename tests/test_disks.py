@@ -6,14 +6,14 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from vm_support import BOOT_APPEND, BOOT_TIMEOUT, qemu_pids
+from vm_support import BOOT_APPEND, BOOT_TIMEOUT, make_machine, qemu_pids
 
 from minibios.images.assets import KernelAssets, find_busybox
 from minibios.images.init_script import DISK_WRITE_FLAG
 from minibios.images.initramfs import InitramfsSpec, build_initramfs, find_modules
 from minibios.images.report import REPORT_RE
 from minibios.sizes import MIB
-from minibios.vm.machine import Machine, VmEnd
+from minibios.vm.machine import VmEnd
 
 pytestmark = pytest.mark.boot
 
@@ -43,7 +43,7 @@ def test_guest_writes_reach_the_disk_image(
     with open(disk, "wb") as handle:
         handle.truncate(8 * MIB)
     append = f"{BOOT_APPEND} {DISK_WRITE_FLAG}"
-    with Machine(
+    with make_machine(
         kernel=kernel_assets.vmlinuz,
         initrd=disk_initrd(kernel_assets, machine, payload),
         append=append,

@@ -10,18 +10,12 @@ import pytest
 from kernel_fakes import make_bzimage_with_payload, make_elf
 from vm_support import BOOT_APPEND, BootImages, qemu_pids, run_cli
 
+from minibios.firmware.choice import Firmware, FirmwareKind
 from minibios.images.assets import cache_dir
-from minibios.images.entry import (
-    BZIMAGE,
-    ELF,
-    PVH,
-    EntryChoice,
-    EntryError,
-    choose_entry,
-    pvh_blocker,
-)
+from minibios.images.entry import Entry, EntryChoice, EntryError, choose_entry
 from minibios.images.kernel_image import KernelImageError
 from minibios.images.vmlinux import extract_vmlinux
+from minibios.vm.spec import VmSpec
 
 ENTRY = 0x1000850
 LZO_PAYLOAD = b"\x89LZO\x00" + bytes(64)
@@ -33,6 +27,12 @@ LZO_REASON = (
 MILESTONE_PORT = "0xf4"
 THROUGH_BZIMAGE = b"\x01\x02\x03"
 THROUGH_PVH = b"\x01\x02\x04"
+
+
+def pvh_blocker(firmware: str, machine: str, acpi: bool) -> str | None:
+    kind = FirmwareKind(firmware)
+    spec = VmSpec(machine=machine, microvm_acpi=acpi, firmware=Firmware(firmware, Path("/f"), kind))
+    return spec.pvh_blocker()
 
 
 def write(path: Path, data: bytes) -> Path:
@@ -55,11 +55,11 @@ def lzo_bzimage(tmp_path: Path) -> Path:
 
 def test_auto_unpacks_a_bzimage_and_boots_its_vmlinux(pvh_bzimage: Path, tmp_path: Path) -> None:
     choice = choose_entry(pvh_bzimage, tmp_path / "cache")
-    assert choice.entry == PVH
+    assert choice.entry == Entry.PVH
     assert choice.kernel.parent == tmp_path / "cache" / "vmlinux"
     assert choice.kernel.read_bytes() == make_elf(ENTRY)
     assert choice.describe() == "entry pvh: vmlinux unpacked from the bzImage (gzip, cached)"
-    assert choose_entry(pvh_bzimage, tmp_path / "cache", PVH) == choice  # explicit: the same
+    assert choose_entry(pvh_bzimage, tmp_path / "cache", Entry.PVH) == choice  # explicit: the same
 
 
 @pytest.mark.parametrize(
@@ -76,10 +76,10 @@ def test_auto_falls_back_to_the_bzimage_and_says_why(
 ) -> None:
     kernel = write(tmp_path / "bzImage", make_bzimage_with_payload(payload))
     choice = choose_entry(kernel, tmp_path / "cache")
-    assert (choice.kernel, choice.entry) == (kernel, BZIMAGE)
+    assert (choice.kernel, choice.entry) == (kernel, Entry.BZIMAGE)
     assert choice.reason.startswith("no usable PVH entry: ") and why in choice.reason
     with pytest.raises(EntryError, match=f"cannot boot {kernel} through PVH: .*{why}"):
-        choose_entry(kernel, tmp_path / "cache", PVH)
+        choose_entry(kernel, tmp_path / "cache", Entry.PVH)
 
 
 def test_auto_falls_back_when_the_cache_cannot_be_written(
@@ -87,47 +87,49 @@ def test_auto_falls_back_when_the_cache_cannot_be_written(
 ) -> None:
     cache = write(tmp_path / "cache", b"a file, not a directory")
     choice = choose_entry(pvh_bzimage, cache)
-    assert (choice.kernel, choice.entry) == (pvh_bzimage, BZIMAGE)
+    assert (choice.kernel, choice.entry) == (pvh_bzimage, Entry.BZIMAGE)
     assert choice.reason.startswith("no usable PVH entry: ")
     with pytest.raises(EntryError, match="through PVH"):
-        choose_entry(pvh_bzimage, cache, PVH)
+        choose_entry(pvh_bzimage, cache, Entry.PVH)
 
 
 def test_a_firmware_that_breaks_pvh_keeps_auto_on_the_bzimage(
     pvh_bzimage: Path, tmp_path: Path
 ) -> None:
     cache = tmp_path / "cache"
-    blocker = pvh_blocker("seabios", "microvm", microvm_acpi=True)
+    blocker = pvh_blocker("seabios", "microvm", acpi=True)
     assert blocker == "SeaBIOS's microvm build with ACPI crashes PVH kernels"
     choice = choose_entry(pvh_bzimage, cache, blocker=blocker)
-    assert choice == EntryChoice(pvh_bzimage, BZIMAGE, f"not PVH: {blocker}")
+    assert choice == EntryChoice(pvh_bzimage, Entry.BZIMAGE, f"not PVH: {blocker}")
     assert not cache.exists()
-    assert choose_entry(pvh_bzimage, cache, PVH, blocker=blocker).entry == PVH  # asked: tried
+    assert (
+        choose_entry(pvh_bzimage, cache, Entry.PVH, blocker=blocker).entry == Entry.PVH
+    )  # asked: tried
     for firmware, machine, acpi in [
         ("seabios", "microvm", False),
         ("seabios", "pc", True),
         ("qboot", "microvm", True),
         ("minibios", "microvm", True),
     ]:
-        assert pvh_blocker(firmware, machine, acpi) is None
+        assert pvh_blocker(firmware, machine, acpi=acpi) is None
 
 
 def test_protocol_means_the_bzimage(pvh_bzimage: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     choice = choose_entry(pvh_bzimage, cache, protocol=16)
-    assert choice == EntryChoice(pvh_bzimage, BZIMAGE, "--protocol 16 enters the bzImage")
-    assert choose_entry(pvh_bzimage, cache, BZIMAGE).entry == BZIMAGE
+    assert choice == EntryChoice(pvh_bzimage, Entry.BZIMAGE, "--protocol 16 enters the bzImage")
+    assert choose_entry(pvh_bzimage, cache, Entry.BZIMAGE).entry == Entry.BZIMAGE
     assert not cache.exists()  # nothing was unpacked for either
     with pytest.raises(EntryError, match="--entry pvh and --protocol are different ways in"):
-        choose_entry(pvh_bzimage, cache, PVH, protocol=64)
+        choose_entry(pvh_bzimage, cache, Entry.PVH, protocol=64)
 
 
 def test_an_elf_with_a_pvh_note_is_passed_as_it_is(tmp_path: Path) -> None:
     elf = write(tmp_path / "vmlinux", make_elf(ENTRY))
-    for mode in ("auto", PVH):
+    for mode in ("auto", Entry.PVH):
         choice = choose_entry(elf, tmp_path / "cache", mode)
-        assert (choice.kernel, choice.entry) == (elf, PVH)
-    for mode, protocol in ((BZIMAGE, None), ("auto", 32)):
+        assert (choice.kernel, choice.entry) == (elf, Entry.PVH)
+    for mode, protocol in ((Entry.BZIMAGE, None), ("auto", 32)):
         with pytest.raises(EntryError, match="is an ELF kernel"):
             choose_entry(elf, tmp_path / "cache", mode, protocol)
     assert not (tmp_path / "cache").exists()
@@ -135,9 +137,9 @@ def test_an_elf_with_a_pvh_note_is_passed_as_it_is(tmp_path: Path) -> None:
 
 def test_an_elf_without_a_pvh_note(tmp_path: Path) -> None:
     elf = write(tmp_path / "kernel.elf", make_elf(pvh_entry=None))
-    assert choose_entry(elf, tmp_path).entry == ELF  # e.g. multiboot: QEMU's own business
+    assert choose_entry(elf, tmp_path).entry == Entry.ELF  # e.g. multiboot: QEMU's own business
     with pytest.raises(EntryError, match="no PVH entry note"):
-        choose_entry(elf, tmp_path, PVH)
+        choose_entry(elf, tmp_path, Entry.PVH)
 
 
 def test_not_a_kernel_and_unknown_mode(tmp_path: Path) -> None:

@@ -22,9 +22,11 @@ from vm_support import (
     BOOT_APPEND,
     BOOT_TIMEOUT,
     BootImages,
+    image_machine,
     minibios_cli,
     qemu_pids,
     read_until,
+    run_args,
     run_cli,
 )
 
@@ -65,15 +67,8 @@ def assert_nothing_left(marker: str, tmpdir: Path) -> None:
 
 
 def machine(images: BootImages, firmware: str, marker: str, append: str) -> Machine:
-    return Machine(
-        kernel=images.kernel.vmlinuz,
-        initrd=images.plain_initrd,
-        append=append,
-        memory="256M",
-        firmware=firmware,
-        extra_args=["-name", marker],
-        stop_grace=STOP_GRACE,
-    )
+    return image_machine(images, firmware, marker, append=append, memory="256M",
+                         stop_grace=STOP_GRACE)  # fmt: skip
 
 
 # -- the Python API ----------------------------------------------------------------
@@ -176,16 +171,8 @@ def test_firmware_error(
     """Too little RAM for the kernel (the Python API does not preflight): the firmware
     says so and powers off, or, on microvm without ACPI, halts; either way no kernel ran,
     and that is not a clean power-off."""
-    with Machine(
-        kernel=boot_images.kernel.vmlinuz,
-        append=BOOT_APPEND,
-        machine=machine_type,
-        microvm_acpi=acpi,
-        memory="40M",
-        firmware=firmware,
-        extra_args=["-name", marker],
-        stop_grace=STOP_GRACE,
-    ) as vm:
+    with image_machine(boot_images, firmware, marker, initrd=None, machine=machine_type,
+                       microvm_acpi=acpi, memory="40M", stop_grace=STOP_GRACE) as vm:  # fmt: skip
         end = vm.wait_exit(PROMPT + HALT_GRACE)
         assert end is VmEnd.FIRMWARE_ERROR, vm.console[-2000:]
         assert vm.console.startswith("minibios: error: kernel does not fit in RAM")
@@ -198,11 +185,8 @@ def test_firmware_error(
 def cli_args(
     images: BootImages, firmware: str, marker: str, append: str, timeout: float
 ) -> list[str]:
-    return [
-        "run", "--kernel", str(images.kernel.vmlinuz), "--initrd", str(images.plain_initrd),
-        "--append", append, "--memory", "256M", "--firmware", firmware,
-        "--timeout", f"{timeout:g}", "--", "-name", marker,
-    ]  # fmt: skip
+    options = ("--append", append, "--memory", "256M", "--timeout", f"{timeout:g}")
+    return run_args(images.kernel.vmlinuz, firmware, marker, *options, initrd=images.plain_initrd)
 
 
 def test_cli_qemu_killed_mid_boot(

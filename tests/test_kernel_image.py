@@ -80,6 +80,7 @@ def test_inspect_missing_file(tmp_path: Path) -> None:
         inspect_kernel(tmp_path / "nope")
 
 
+@pytest.mark.boot  # needs the downloaded kernel
 def test_real_cloud_kernel(kernel_assets) -> None:  # type: ignore[no-untyped-def]
     kernel = inspect_kernel(kernel_assets.vmlinuz)
     assert isinstance(kernel, BzImage)

@@ -3,7 +3,7 @@
 import time
 
 import pytest
-from vm_support import BOOT_APPEND, BOOT_TIMEOUT, BootImages, qemu_pids
+from vm_support import BOOT_TIMEOUT, BootImages, image_machine, make_machine, qemu_pids
 
 from minibios.images.report import REPORT_PREFIX
 from minibios.vm.console import ConsoleBuffer
@@ -18,9 +18,10 @@ from minibios.vm.machine import (
 
 def idle_machine(firmware: str, marker: str, *extra: str) -> Machine:
     # -S keeps the CPU stopped: QEMU runs but no guest code does.
-    return Machine(firmware=firmware, accel="tcg", extra_args=["-S", "-name", marker, *extra])
+    return make_machine(firmware=firmware, accel="tcg", extra_args=["-S", "-name", marker, *extra])
 
 
+@pytest.mark.boot
 def test_qmp_and_clean_exit(firmware: str, marker: str) -> None:
     with idle_machine(firmware, marker) as vm:
         assert vm.qmp.cmd("query-status")["status"] == "prelaunch"
@@ -33,6 +34,7 @@ def test_qmp_and_clean_exit(firmware: str, marker: str) -> None:
     assert not qemu_pids(marker)
 
 
+@pytest.mark.boot
 @pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
 def test_cleanup_on_exception(firmware: str, marker: str, error: type[BaseException]) -> None:
     with pytest.raises(error), idle_machine(firmware, marker) as vm:
@@ -43,6 +45,7 @@ def test_cleanup_on_exception(firmware: str, marker: str, error: type[BaseExcept
     assert vm.returncode is not None
 
 
+@pytest.mark.boot
 def test_wait_for_timeout_has_console_tail(firmware: str, marker: str) -> None:
     with idle_machine(firmware, marker) as vm:
         started = time.monotonic()
@@ -53,6 +56,7 @@ def test_wait_for_timeout_has_console_tail(firmware: str, marker: str) -> None:
         assert "never printed" in str(info.value) and "console tail" in str(info.value)
 
 
+@pytest.mark.boot
 def test_wait_exit_timeout_stops_qemu(firmware: str, marker: str) -> None:
     with idle_machine(firmware, marker) as vm:
         assert vm.wait_exit(0.3) is VmEnd.TIMEOUT
@@ -60,6 +64,7 @@ def test_wait_exit_timeout_stops_qemu(firmware: str, marker: str) -> None:
     assert vm.end is VmEnd.TIMEOUT
 
 
+@pytest.mark.boot
 def test_qemu_start_failure(firmware: str, marker: str) -> None:
     vm = idle_machine(firmware, marker, "-no-such-option")
     with pytest.raises(QemuStartError) as info:
@@ -72,7 +77,7 @@ def test_qemu_start_failure(firmware: str, marker: str) -> None:
 
 
 def test_missing_qemu_binary(firmware: str) -> None:
-    vm = Machine(firmware=firmware, accel="tcg", qemu="/nonexistent/qemu-system-x86_64")
+    vm = make_machine(firmware=firmware, accel="tcg", qemu="/nonexistent/qemu-system-x86_64")
     with pytest.raises(QemuStartError, match="cannot run"):
         vm.start()
     assert vm.runtime_dir is None
@@ -109,15 +114,7 @@ def test_halted_guest_counts_as_powered_off(
 ) -> None:
     """microvm without ACPI: the kernel halts and QEMU stays up; we must notice."""
     lines = []
-    with Machine(
-        kernel=boot_images.kernel.vmlinuz,
-        initrd=boot_images.plain_initrd,
-        append=BOOT_APPEND,
-        machine="microvm",
-        microvm_acpi=False,
-        firmware=firmware,
-        extra_args=["-name", marker],
-    ) as vm:
+    with image_machine(boot_images, firmware, marker, machine="microvm", microvm_acpi=False) as vm:
         deadline = time.monotonic() + BOOT_TIMEOUT
         for line in vm:
             lines.append(line)

@@ -6,10 +6,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from vm_support import BOOT_APPEND, BootImages, qemu_pids
+from vm_support import BootImages, image_machine, qemu_pids
 
 from minibios.images.report import REPORT_RE
-from minibios.vm.machine import Machine, VmEnd
+from minibios.vm.machine import VmEnd
 
 pytestmark = pytest.mark.boot
 
@@ -21,14 +21,7 @@ PARALLEL_TIMEOUT = 300.0
 def boot_one(firmware: str, images: BootImages, marker: str) -> VmEnd:
     # The thread that starts QEMU must outlive it (PR_SET_PDEATHSIG): it does,
     # since the whole run stays inside this function.
-    with Machine(
-        kernel=images.kernel.vmlinuz,
-        initrd=images.plain_initrd,
-        append=BOOT_APPEND,
-        memory="256M",
-        firmware=firmware,
-        extra_args=["-name", marker],
-    ) as vm:
+    with image_machine(images, firmware, marker, memory="256M") as vm:
         vm.wait_for(REPORT_RE, PARALLEL_TIMEOUT)
         return vm.wait_exit(PARALLEL_TIMEOUT)
 

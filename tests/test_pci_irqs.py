@@ -14,14 +14,14 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from vm_support import BOOT_APPEND, BOOT_TIMEOUT, qemu_pids
+from vm_support import BOOT_APPEND, BOOT_TIMEOUT, make_machine, qemu_pids
 
 from minibios.images.assets import KernelAssets, find_busybox
 from minibios.images.init_script import DISK_WRITE_FLAG
 from minibios.images.initramfs import InitramfsSpec, build_initramfs, find_modules
 from minibios.images.report import REPORT_RE, parse_report_json
 from minibios.sizes import MIB
-from minibios.vm.machine import Machine, VmEnd
+from minibios.vm.machine import VmEnd
 
 pytestmark = pytest.mark.boot
 
@@ -65,7 +65,7 @@ def test_disk_interrupts_arrive(
     # Slot 5 behind a bridge in slot 3: a route that needs the swizzle.
     bridge = ["-device", "pci-bridge,id=br0,chassis_nr=1,addr=3"] if behind_bridge else []
     placement = "bus=br0,addr=5" if behind_bridge else "addr=5"
-    with Machine(
+    with make_machine(
         kernel=kernel.vmlinuz,
         initrd=disk_initrd(kernel, payload),
         append=f"{BOOT_APPEND} pci=nomsi {mode_append} {DISK_WRITE_FLAG}",

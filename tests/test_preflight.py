@@ -1,19 +1,32 @@
 import os
+import sys
 from pathlib import Path
 
 import pytest
 from kernel_fakes import make_bzimage, make_elf
+from vm_support import vm_spec
 
-from minibios.errors import MinibiosError
+from minibios.errors import InputError
 from minibios.images.kernel_image import parse_kernel
 from minibios.sizes import GIB, KIB, MIB
 from minibios.vm.preflight import (
     PreflightError,
-    RunRequest,
     check_initrd_fits,
     initrd_limit,
     preflight,
 )
+from minibios.vm.spec import VmSpec
+
+
+def checked(kernel: str, initrd: str | None = None, **options: object) -> VmSpec:
+    """What `minibios run` does with its options: a VmSpec, then preflight.
+
+    QEMU is a stand-in (preflight only looks it up): unit tests need none.
+    """
+    initrd_path = Path(initrd) if initrd is not None else None
+    options.setdefault("qemu", sys.executable)
+    return preflight(vm_spec(kernel=Path(kernel), initrd=initrd_path, **options))  # type: ignore[arg-type]
+
 
 KERNEL = parse_kernel(make_bzimage(), Path("k"))  # loads at 16 MiB, init_size 48 MiB
 
@@ -39,23 +52,21 @@ def test_check_initrd_fits() -> None:
         check_initrd_fits(KERNEL, 1, 32 * MIB)
 
 
-def test_preflight_builds_config(tmp_path: Path) -> None:
+def test_preflight_completes_the_spec(tmp_path: Path) -> None:
     kernel = tmp_path / "bzImage"
     kernel.write_bytes(make_bzimage())
     initrd = tmp_path / "initrd"
     initrd.write_bytes(b"\0" * 1024)
-    config = preflight(
-        RunRequest(
-            kernel=str(kernel),
-            initrd=str(initrd),
-            append="console=ttyS0",
-            machine="microvm",
-            cpus=2,
-            memory="256M",
-            firmware="seabios",
-            accel="tcg",
-            extra_args=("-S",),
-        )
+    config = checked(
+        kernel=str(kernel),
+        initrd=str(initrd),
+        append="console=ttyS0",
+        machine="microvm",
+        cpus=2,
+        memory="256M",
+        firmware="seabios",
+        accel="tcg",
+        extra_args=("-S",),
     )
     assert config.kernel == kernel and config.initrd == initrd
     assert config.memory == 256 * MIB and config.cpus == 2
@@ -81,8 +92,8 @@ def test_preflight_errors(tmp_path: Path, change: dict, message: str) -> None:  
     kernel = tmp_path / "bzImage"
     kernel.write_bytes(make_bzimage())
     base = {"kernel": str(kernel), "firmware": "seabios", "accel": "tcg"}
-    with pytest.raises(MinibiosError) as info:
-        preflight(RunRequest(**{**base, **change}))
+    with pytest.raises(InputError) as info:
+        checked(**{**base, **change})
     assert message in str(info.value)
 
 
@@ -96,4 +107,4 @@ def test_unreadable_kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         lambda path, mode: path != kernel and real_access(path, mode),
     )
     with pytest.raises(PreflightError, match=f"^kernel is not readable: {kernel}$"):
-        preflight(RunRequest(kernel=str(kernel), firmware="seabios", accel="tcg"))
+        checked(kernel=str(kernel), firmware="seabios", accel="tcg")

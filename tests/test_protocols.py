@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import pytest
 from kernel_fakes import make_bzimage
-from vm_support import BOOT_APPEND, BOOT_TIMEOUT, BootImages, qemu_pids
+from vm_support import BOOT_APPEND, BOOT_TIMEOUT, BootImages, make_machine, qemu_pids, vm_spec
 
-from minibios.bench.probe import FirmwareSpec, FirmwareSpecError
+from minibios.firmware.choice import FirmwareSpec, FirmwareSpecError
 from minibios.images.assets import cache_dir
 from minibios.images.report import REPORT_RE, GuestReport, parse_report_json
 from minibios.images.vmlinux import extract_vmlinux
-from minibios.vm.machine import Machine, VmEnd
-from minibios.vm.preflight import PreflightError, RunRequest, preflight
-from minibios.vm.spec import QemuConfig, QemuConfigError
+from minibios.vm.machine import VmEnd
+from minibios.vm.preflight import PreflightError, preflight
+from minibios.vm.spec import SpecError, VmSpec
 
 
 def boot(machine: str, protocol: int | str, images: BootImages, marker: str) -> GuestReport:
     pvh = protocol == "pvh"
-    with Machine(
+    with make_machine(
         kernel=extract_vmlinux(images.kernel.vmlinuz, cache_dir()).path
         if pvh
         else images.kernel.vmlinuz,
@@ -66,18 +66,18 @@ def test_32_64_bit_and_pvh_entries_match_the_16_bit_one(
 
 
 def test_protocol_goes_to_minibios_through_fw_cfg(tmp_path) -> None:
-    argv = QemuConfig(boot_protocol=32).argv(tmp_path / "qmp")
+    argv = VmSpec(boot_protocol=32).argv(tmp_path / "qmp")
     assert argv[argv.index("-fw_cfg") + 1] == "name=opt/minibios/boot-protocol,string=32"
-    assert "-fw_cfg" not in QemuConfig().argv(tmp_path / "qmp")
-    with pytest.raises(QemuConfigError):
-        QemuConfig(boot_protocol=48)
+    assert "-fw_cfg" not in VmSpec().argv(tmp_path / "qmp")
+    with pytest.raises(SpecError):
+        VmSpec(boot_protocol=48)
 
 
 def test_protocol_is_refused_for_other_firmware(tmp_path) -> None:
     kernel = tmp_path / "bzImage"
     kernel.write_bytes(make_bzimage())
     with pytest.raises(PreflightError, match="use --firmware minibios"):
-        preflight(RunRequest(kernel=str(kernel), firmware="seabios", boot_protocol=32))
+        preflight(vm_spec("seabios", kernel=kernel, boot_protocol=32))
 
 
 def test_bench_firmware_specs() -> None:

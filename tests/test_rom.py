@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -37,13 +38,17 @@ def test_real_checkout_is_found() -> None:
     assert root is not None and (root / "firmware" / "Makefile").is_file()
 
 
-def test_path_builds_when_missing_then_reuses(tmp_path: Path) -> None:
+def test_path_builds_when_missing_and_never_returns_a_stale_rom(tmp_path: Path) -> None:
     root = fake_checkout(tmp_path, GOOD_MAKEFILE)
     built = rom.rom_path(root)
     assert built == root / "firmware" / "build" / "minibios.rom"
     assert built.read_bytes() == b"\xaa" * 65536
-    built.write_bytes(b"stale")  # an existing ROM is returned as is, no make run
-    assert rom.rom_path(root).read_bytes() == b"stale"
+    # A source edited after the build: the next lookup runs make, which rebuilds.
+    source = root / "firmware" / "rom.src"
+    source.write_bytes(b"\xbb" * 65536)
+    later = built.stat().st_mtime + 10
+    os.utime(source, (later, later))
+    assert rom.rom_path(root).read_bytes() == b"\xbb" * 65536
 
 
 def test_build_always_runs_make(tmp_path: Path) -> None:

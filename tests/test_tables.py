@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-from vm_support import BOOT_APPEND, BOOT_TIMEOUT, BootImages, qemu_pids
+from vm_support import BOOT_APPEND, BOOT_TIMEOUT, BootImages, make_machine, qemu_pids
 
 from minibios.images.assets import KernelAssets, cache_dir, find_busybox
 from minibios.images.init_script import HOLD_FLAG
@@ -44,7 +44,7 @@ class Vm:
     append: str = BOOT_APPEND
 
     def start(self, firmware: str, kernel: Path, initrd: Path, marker: str) -> Machine:
-        return Machine(
+        return make_machine(
             kernel=kernel,
             initrd=initrd,
             append=self.append,

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minibios.vm.spec import QemuConfig
+from minibios.vm.spec import VmSpec
 from minibios.vm.tsc import host_tsc_khz, tsc_hint_khz
 
 SOCK = Path("/tmp/x/qmp.sock")
@@ -88,10 +88,10 @@ def test_hint_only_where_the_kernel_cannot_calibrate(
 
 
 def test_config_appends_the_frequency() -> None:
-    config = QemuConfig(machine="microvm", kernel=Path("/k"), append="console=ttyS0", tsc_khz=5)
+    config = VmSpec(machine="microvm", kernel=Path("/k"), append="console=ttyS0", tsc_khz=5)
     argv = config.argv(SOCK)
     assert argv[argv.index("-append") + 1] == "console=ttyS0 tsc_early_khz=5"
-    bare = QemuConfig(machine="microvm", kernel=Path("/k"), tsc_khz=5).argv(SOCK)
+    bare = VmSpec(machine="microvm", kernel=Path("/k"), tsc_khz=5).argv(SOCK)
     assert bare[bare.index("-append") + 1] == "tsc_early_khz=5"
     # No kernel, no command line: QEMU refuses -append without -kernel.
-    assert "-append" not in QemuConfig(machine="microvm", tsc_khz=5).argv(SOCK)
+    assert "-append" not in VmSpec(machine="microvm", tsc_khz=5).argv(SOCK)

@@ -5,11 +5,18 @@ import selectors
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+from minibios.firmware.choice import resolve_firmware
 from minibios.images.assets import KernelAssets
+from minibios.sizes import parse_memory
+from minibios.vm.accel import choose_accel
+from minibios.vm.console import OutputCallback
+from minibios.vm.machine import Machine
+from minibios.vm.spec import VmSpec
 
 MACHINES = ("pc", "q35", "microvm")
 PAYLOAD_SIZE = 20 * 1024 * 1024
@@ -75,3 +82,63 @@ def read_until(stream: IO[bytes] | None, needle: bytes, timeout: float) -> bytes
                 assert chunk, f"pipe closed before {needle!r}; tail: {seen[-1000:]!r}"
                 seen += chunk
     return seen
+
+
+def vm_spec(
+    firmware: str | None = "minibios",
+    *,
+    machine: str = "pc",
+    memory: str = "512M",
+    accel: str = "auto",
+    **fields: Any,
+) -> VmSpec:
+    """A VmSpec as the CLI would build it: firmware by name, memory in -m syntax,
+    accel chosen, the TSC frequency told where the kernel needs it."""
+    spec = VmSpec(
+        machine=machine,
+        memory=parse_memory(memory),
+        accel=choose_accel(accel),
+        firmware=resolve_firmware(firmware, machine) if firmware is not None else None,
+        **fields,
+    )
+    return spec.with_tsc_hint()
+
+
+def make_machine(
+    firmware: str | None = "minibios",
+    *,
+    on_output: OutputCallback | None = None,
+    stop_grace: float = 3.0,
+    **fields: Any,
+) -> Machine:
+    """The tests' one way to a Machine: vm_spec(firmware, **fields), not started."""
+    return Machine(vm_spec(firmware, **fields), on_output=on_output, stop_grace=stop_grace)
+
+
+def run_args(
+    kernel: Path | str,
+    firmware: str,
+    marker: str,
+    *options: str,
+    initrd: Path | None = None,
+    qemu_args: Sequence[str] = (),
+) -> list[str]:
+    """`minibios run` arguments: kernel, initrd, firmware, OPTIONS, then `-- -name MARKER`
+    (so qemu_pids finds the VM) and any more QEMU arguments."""
+    args = ["run", "--kernel", str(kernel)]
+    if initrd is not None:
+        args += ["--initrd", str(initrd)]
+    return [*args, "--firmware", firmware, *options, "--", "-name", marker, *qemu_args]
+
+
+def image_machine(
+    images: BootImages, firmware: str, marker: str, *extra_args: str, **fields: Any
+) -> Machine:
+    """make_machine booting the cached kernel with the plain initramfs and BOOT_APPEND
+    (unless `fields` say otherwise), named `marker` for qemu_pids."""
+    defaults = {
+        "kernel": images.kernel.vmlinuz,
+        "initrd": images.plain_initrd,
+        "append": BOOT_APPEND,
+    }
+    return make_machine(firmware, extra_args=("-name", marker, *extra_args), **(defaults | fields))

@@ -3,7 +3,7 @@
 import re
 from decimal import Decimal, InvalidOperation
 
-from minibios.errors import MinibiosError
+from minibios.errors import InputError
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -14,7 +14,7 @@ _UNITS = {"": MIB, "K": KIB, "M": MIB, "G": GIB, "T": 1024 * GIB}
 _SIZE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?", re.IGNORECASE)
 
 
-class SizeError(MinibiosError):
+class SizeError(InputError):
     """A memory size that is malformed or unusable."""
 
 
@@ -29,8 +29,8 @@ def parse_memory(text: str) -> int:
         raise SizeError(f"bad memory size {text!r}: expected e.g. 512M or 2G")
     try:
         number = Decimal(match.group(1))
-    except InvalidOperation:
-        raise SizeError(f"bad memory size {text!r}: expected e.g. 512M or 2G") from None
+    except InvalidOperation as exc:
+        raise SizeError(f"bad memory size {text!r}: expected e.g. 512M or 2G") from exc
     size = number * _UNITS[match.group(2).upper()]
     if size != size.to_integral_value() or int(size) % MIB != 0:
         raise SizeError(f"bad memory size {text!r}: must be a whole number of MiB")

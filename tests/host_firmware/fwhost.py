@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ctypes
 import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+from minibios.firmware.rom import run_make
 
 FIRMWARE_DIR = Path(__file__).resolve().parents[2] / "firmware"
 E820_MAX = 128
@@ -114,11 +115,8 @@ def build_host_library() -> Path:
     override = os.environ.get("MINIBIOS_HOST_LIB")
     if override:
         return Path(override)
-    subprocess.run(
-        ["make", "-s", "-C", str(FIRMWARE_DIR), "host"],
-        check=True,
-        capture_output=True,
-    )
+    result = run_make(FIRMWARE_DIR, "-s", "host")  # locked: xdist workers take turns
+    assert result.returncode == 0, f"make host failed:\n{result.stdout}{result.stderr}"
     return FIRMWARE_DIR / "build" / "host" / "libminibios.so"
 
 

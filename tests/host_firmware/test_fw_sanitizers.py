@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from fwhost import FIRMWARE_DIR
+from fwhost import FIRMWARE_DIR, build_host_library
 
 HERE = Path(__file__).resolve().parent
 
@@ -20,10 +20,16 @@ def runtime(name: str) -> str:
     return out.stdout.strip()
 
 
-def test_firmware_logic_is_clean_under_sanitizers() -> None:
+def host_test_files() -> list[Path]:
+    return sorted(p for p in HERE.glob("test_fw_*.py") if p.name != Path(__file__).name)
+
+
+# One run per file, so that xdist spreads the sanitized runs over its workers.
+@pytest.mark.parametrize("tests", host_test_files(), ids=lambda p: p.stem)
+def test_firmware_logic_is_clean_under_sanitizers(tests: Path) -> None:
     if os.environ.get("MINIBIOS_HOST_LIB"):
         pytest.skip("this is the sanitized run itself")
-    subprocess.run(["make", "-s", "-C", str(FIRMWARE_DIR), "host"], check=True)
+    build_host_library()
     env = dict(
         os.environ,
         MINIBIOS_HOST_LIB=str(FIRMWARE_DIR / "build" / "host" / "libminibios-asan.so"),
@@ -41,7 +47,7 @@ def test_firmware_logic_is_clean_under_sanitizers() -> None:
             "no:cacheprovider",
             "-p",
             "no:xdist",
-            str(HERE),
+            str(tests),
         ],
         env=env,
         capture_output=True,

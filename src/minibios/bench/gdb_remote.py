@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from minibios.errors import MinibiosError
+from minibios.errors import RunError
 
 
-class GdbRemoteError(MinibiosError):
+class GdbRemoteError(RunError):
     """The gdb stub did not answer as expected."""
 
 
@@ -38,10 +38,10 @@ class GdbRemote:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 sock.connect(str(self.path))
-            except OSError:
+            except OSError as exc:
                 sock.close()
                 if time.monotonic() > deadline:
-                    raise GdbRemoteError(f"no gdb stub at {self.path}") from None
+                    raise GdbRemoteError(f"no gdb stub at {self.path}") from exc
                 time.sleep(0.005)
                 continue
             sock.settimeout(self.timeout)
@@ -58,10 +58,10 @@ class GdbRemote:
             assert self._sock is not None
             try:
                 self._pending = self._sock.recv(4096)
-            except TimeoutError:
-                raise GdbRemoteError("the gdb stub went quiet") from None
+            except TimeoutError as exc:
+                raise GdbRemoteError("the gdb stub went quiet") from exc
             except OSError as exc:
-                raise GdbRemoteError(f"lost the gdb stub: {exc.strerror}") from None
+                raise GdbRemoteError(f"lost the gdb stub: {exc.strerror}") from exc
             if not self._pending:
                 raise GdbRemoteError("the gdb stub closed the connection")
         byte, self._pending = self._pending[:1], self._pending[1:]
@@ -83,7 +83,7 @@ class GdbRemote:
             self._sock.sendall(data)
         except OSError as exc:
             # QEMU gone: the VM ended (or died) before the stop we wait for.
-            raise GdbRemoteError(f"lost the gdb stub: {exc.strerror}") from None
+            raise GdbRemoteError(f"lost the gdb stub: {exc.strerror}") from exc
 
     def receive(self) -> str:
         """The next packet from the stub (acknowledged)."""

@@ -15,21 +15,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from minibios.errors import MinibiosError
+from minibios.errors import InputError, MinibiosError
 from minibios.images.report import REPORT_RE
 from minibios.vm.machine import Machine, MachineError
-from minibios.vm.spec import QemuConfig
+from minibios.vm.spec import VmSpec
 
 Progress = Callable[[str], None]
 # The VM to boot for a machine, firmware and guest RAM (the caller, the CLI,
 # knows the demo's kernel and initramfs); measure() sets the tb-size itself.
-Configure = Callable[[str, str, str], QemuConfig]
+Configure = Callable[[str, str, str], VmSpec]
 KIB = 1024
 BOOT_TIMEOUT = 180.0
 QEMU_DEFAULT = 0  # tb-size 0 on our command line: leave QEMU's default
 
 
-class MemoryBenchError(MinibiosError):
+class MemoryBenchError(InputError):
     """A bad bench-memory request."""
 
 
@@ -96,7 +96,7 @@ def measure(case: MemoryCase, memory: str, configure: Configure) -> MemoryRun:
         # there to read however soon after the report line the guest is done.
         extra = (*base.extra_args, "-no-shutdown")
         config = replace(base, accel="tcg", tcg_tb_size=tb, extra_args=extra)
-        with Machine.from_config(config) as vm:
+        with Machine(config) as vm:
             match = vm.wait_for(REPORT_RE, BOOT_TIMEOUT)
             to_report = vm.elapsed_at(match.start())
             assert vm.pid is not None

@@ -22,17 +22,21 @@ from pathlib import Path
 from minibios.sizes import MIB
 from minibios.vm.machine import Machine, QemuStartError, VmEnd
 from minibios.vm.session import boot
-from minibios.vm.spec import QemuConfig
+from minibios.vm.spec import VmSpec
 
 Progress = Callable[[str], None]
 ONE_BY_ONE = "one by one"
 AT_ONCE = "at once"
 
 
+# What the CLI asks choose_accel for: the figure is about TCG guests sharing the
+# host's cores.
+ACCEL = "tcg"
+
+
 @dataclass(frozen=True)
 class ParallelPlan:
-    config: QemuConfig  # validated (preflight), the same for every VM
-    firmware: str  # as the user named it, for the output
+    spec: VmSpec  # validated (preflight), the same for every VM
     vms: int = 8
     timeout: float = 300.0  # per VM; eight TCG guests on a few cores are slow
 
@@ -46,13 +50,13 @@ def _median(values: Sequence[float | None]) -> float | None:
 class VmRun:
     """One VM's outcome; times are seconds from its QEMU's start."""
 
-    end: str
+    end: VmEnd
     to_init: float | None
     to_end: float | None
 
     @property
     def ok(self) -> bool:
-        return self.end == VmEnd.POWERED_OFF.value and self.to_init is not None
+        return self.end is VmEnd.POWERED_OFF and self.to_init is not None
 
 
 @dataclass(frozen=True)
@@ -126,15 +130,15 @@ def _boot_one(plan: ParallelPlan, fleet: _Fleet | None = None) -> VmRun:
     # Runs entirely in the calling thread, which therefore outlives QEMU
     # (Machine's PR_SET_PDEATHSIG is tied to the starting thread).
     try:
-        outcome = boot(plan.config, plan.timeout, on_start=None if fleet is None else fleet.add)
+        outcome = boot(plan.spec, plan.timeout, on_start=None if fleet is None else fleet.add)
     except QemuStartError:  # e.g. out of memory with many VMs: a failed run, not a crash
-        return VmRun(VmEnd.START_FAILED.value, None, None)
-    return VmRun(outcome.end.value, outcome.to_report, outcome.to_end)
+        return VmRun(VmEnd.START_FAILED, None, None)
+    return VmRun(outcome.end, outcome.to_report, outcome.to_end)
 
 
 def _describe(mode: str, index: int, total: int, run: VmRun) -> str:
     init = f"/init at {run.to_init:.2f} s" if run.to_init is not None else "no /init"
-    return f"[{mode} {index}/{total}] {run.end}, {init}"
+    return f"[{mode} {index}/{total}] {run.end.value}, {init}"
 
 
 def run_parallel_bench(plan: ParallelPlan, progress: Progress | None = None) -> ParallelResult:
@@ -168,12 +172,12 @@ def _seconds(value: float | None) -> str:
 
 
 def render_parallel(result: ParallelResult) -> str:
-    plan, config = result.plan, result.plan.config
+    plan, spec = result.plan, result.plan.spec
     lines = [
-        f"minibios bench-parallel: {plan.vms} VMs, {config.machine}, "
-        f"{config.memory // MIB} MiB each, firmware {plan.firmware}, {config.accel.upper()}, "
+        f"minibios bench-parallel: {plan.vms} VMs, {spec.machine}, "
+        f"{spec.memory // MIB} MiB each, firmware {spec.firmware_name}, {spec.accel.upper()}, "
         f"{os.cpu_count()} host CPUs",
-        f"kernel {config.kernel}",
+        f"kernel {spec.kernel}",
         "",
         f"{'':<12}{'wall time':>11}{'median /init':>15}{'median total':>14}",
     ]
@@ -193,26 +197,31 @@ def render_parallel(result: ParallelResult) -> str:
         for index, run in enumerate(batch.runs, start=1):
             if not run.ok:
                 reached = "reached /init" if run.to_init is not None else "did not reach /init"
-                lines.append(f"FAILED: {batch.mode} VM {index} {reached} and ended: {run.end}")
+                lines.append(
+                    f"FAILED: {batch.mode} VM {index} {reached} and ended: {run.end.value}"
+                )
     return "\n".join(lines)
 
 
 def to_json(result: ParallelResult) -> dict:
-    plan, config = result.plan, result.plan.config
+    plan, spec = result.plan, result.plan.spec
     return {
         "vms": plan.vms,
-        "firmware": plan.firmware,
-        "machine": config.machine,
-        "memory_mib": config.memory // MIB,
-        "accel": config.accel,
-        "kernel": str(config.kernel),
-        "initrd": str(config.initrd) if config.initrd else None,
-        "append": config.append,
+        "firmware": spec.firmware_name,
+        "machine": spec.machine.value,
+        "memory_mib": spec.memory // MIB,
+        "accel": spec.accel.value,
+        "kernel": str(spec.kernel),
+        "initrd": str(spec.initrd) if spec.initrd else None,
+        "append": spec.append,
         "host_cpus": os.cpu_count(),
         "ratio": result.ratio,
         "ok": result.ok,
         "batches": {
-            batch.mode: {"wall": batch.wall, "runs": [asdict(run) for run in batch.runs]}
+            batch.mode: {
+                "wall": batch.wall,
+                "runs": [asdict(run) | {"end": run.end.value} for run in batch.runs],
+            }
             for batch in (result.one_by_one, result.at_once)
         },
     }

@@ -13,7 +13,7 @@ from html import escape
 from pathlib import Path
 
 from minibios.bench.runner import PHASES, STACKED, FirmwareResult
-from minibios.errors import MinibiosError
+from minibios.errors import InputError
 
 COLOURS = {"qemu": "#9e9e9e", "firmware": "#e4572e", "kernel": "#4f86c6", "init": "#76b041"}
 BAR_HEIGHT = 28
@@ -28,7 +28,7 @@ PLOT_FORMATS = (".svg", ".png")
 PNG_CONVERTER = "rsvg-convert"
 
 
-class PlotError(MinibiosError):
+class PlotError(InputError):
     """The plot cannot be written in the format asked for."""
 
 

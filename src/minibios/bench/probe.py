@@ -16,11 +16,12 @@ steps on that port too, and traces only those writes.
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from minibios.bench.gdb_remote import GdbRemote
@@ -32,13 +33,14 @@ from minibios.bench.trace_log import (
     parse_events,
     port_writes,
 )
-from minibios.errors import MinibiosError
+from minibios.errors import RunError
+from minibios.firmware.choice import Firmware, FirmwareKind, FirmwareSpec, resolve_firmware
 from minibios.images.assets import cache_dir
 from minibios.images.report import REPORT_RE
 from minibios.images.vmlinux import extract_vmlinux
 from minibios.vm.machine import Machine, VmEnd
 from minibios.vm.runtime_dir import make_runtime_dir
-from minibios.vm.spec import DEFAULT_MICROVM_ACPI
+from minibios.vm.spec import VmSpec
 
 SETUP_ENTRY = 0x10200  # 16-bit protocol: setup code at 0x1020:0000 (QEMU puts it at 0x10000)
 # startup_32 and startup_64 of a kernel loaded at 1 MiB (QEMU's option ROMs, qboot) or at
@@ -49,19 +51,27 @@ MILESTONE_PORT = 0xF4
 STEP_MARKS_FILE = "opt/minibios/step-marks"  # firmware/include/debugport.h
 RIP_HEX = slice(16 * 16, 17 * 16)  # 'g' reply: 16 64-bit GPRs, then rip (x86-64 layout)
 _VMHWM_RE = re.compile(r"^VmHWM:\s+(\d+) kB", re.MULTILINE)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class BootTarget:
-    """What to boot, the same for every firmware in a comparison."""
+class BenchFirmware:
+    """One firmware of a comparison, resolved: the file, and how it enters the kernel."""
 
-    kernel: Path
-    initrd: Path | None
-    append: str
-    machine: str = "pc"
-    memory: str = "512M"
-    microvm_acpi: bool = DEFAULT_MICROVM_ACPI
-    timeout: float = 120.0
+    label: str  # as the user wrote it: "minibios", "minibios:32", "qboot:pvh"
+    firmware: Firmware
+    protocol: int | None = None  # minibios's Linux entry (16, 32 or 64)
+    pvh: bool = False  # boot the bzImage's vmlinux through its PVH entry
+
+    @classmethod
+    def resolve(cls, label: str, machine: str) -> BenchFirmware:
+        """Parse a --firmware entry and find its file (rebuilding minibios's ROM)."""
+        spec = FirmwareSpec.parse(label)
+        return cls(label, resolve_firmware(spec.name, machine), spec.protocol, spec.pvh)
+
+    @property
+    def is_minibios(self) -> bool:
+        return self.firmware.kind is FirmwareKind.MINIBIOS
 
 
 @dataclass(frozen=True)
@@ -85,35 +95,8 @@ class BootCounts:
     milestones: tuple[tuple[int, float], ...]  # (value, seconds after reset release)
 
 
-class ProbeError(MinibiosError):
+class ProbeError(RunError):
     """The boot did not go through its phases."""
-
-
-class FirmwareSpecError(MinibiosError):
-    """A --firmware entry of the benchmark that names no firmware."""
-
-
-@dataclass(frozen=True)
-class FirmwareSpec:
-    """A firmware of the benchmark: its name, for minibios its Linux entry, and
-    whether the kernel goes in as a PVH vmlinux ("minibios:32", "qboot:pvh")."""
-
-    name: str
-    protocol: int | None = None
-    pvh: bool = False
-
-    @classmethod
-    def parse(cls, spec: str) -> FirmwareSpec:
-        name, sep, how = spec.partition(":")
-        if not sep:
-            return cls(name)
-        if how == "pvh":
-            return cls(name, pvh=True)
-        if name == "minibios" and how in ("16", "32", "64"):
-            return cls(name, protocol=int(how))
-        raise FirmwareSpecError(
-            f"bad firmware {spec!r}: :pvh goes with any firmware, :16/:32/:64 with minibios"
-        )
 
 
 def _peak_rss_kb(pid: int | None) -> int | None:
@@ -134,27 +117,20 @@ def _stop_rip(gdb: GdbRemote) -> int:
 class _ProbedBoot:
     """Shared driver: start held at reset, release, stop at setup and kernel entry."""
 
-    def __init__(self, target: BootTarget, firmware: str, extra: list[str], workdir: Path):
-        self.gdb = GdbRemote(workdir / "gdb.sock", timeout=target.timeout)
-        spec = FirmwareSpec.parse(firmware)
-        kernel = target.kernel
+    def __init__(
+        self, spec: VmSpec, firmware: BenchFirmware, extra: list[str], workdir: Path, timeout: float
+    ):
+        self.gdb = GdbRemote(workdir / "gdb.sock", timeout=timeout)
+        self.timeout = timeout
         self.entries = KERNEL_ENTRIES
-        if spec.pvh:
-            vmlinux = extract_vmlinux(target.kernel, cache_dir())
-            kernel, self.entries = vmlinux.path, (vmlinux.entry,)
-        self.vm = Machine(
-            kernel=kernel,
-            initrd=target.initrd,
-            append=target.append,
-            machine=target.machine,
-            memory=target.memory,
-            firmware=spec.name,
-            boot_protocol=spec.protocol,
-            accel="tcg",
-            extra_args=["-S", "-gdb", f"unix:{self.gdb.path},server=on,wait=off", *extra],
-            microvm_acpi=target.microvm_acpi,
-        )
-        self.target = target
+        spec = replace(spec, firmware=firmware.firmware, boot_protocol=firmware.protocol)
+        if firmware.pvh:
+            assert spec.kernel is not None
+            vmlinux = extract_vmlinux(spec.kernel, cache_dir())
+            spec = replace(spec, kernel=vmlinux.path)
+            self.entries = (vmlinux.entry,)
+        gdb = ["-S", "-gdb", f"unix:{self.gdb.path},server=on,wait=off"]
+        self.vm = Machine(replace(spec, extra_args=(*spec.extra_args, *gdb, *extra)))
 
     def __enter__(self) -> _ProbedBoot:
         self.vm.start()
@@ -184,6 +160,7 @@ class _ProbedBoot:
             gdb.wait_stop()
             stopped = self.since_start()
             rip = _stop_rip(gdb)
+            log.debug("stopped at %#x after %.3f s", rip, stopped)
             if rip in self.entries:
                 break
             # Real mode: the setup code starts at 0x1020:0000, so IP reads 0.
@@ -205,20 +182,20 @@ class _ProbedBoot:
 
     def finish(self) -> tuple[float, float, int | None]:
         """Wait for /init's report and the power-off: (init, poweroff, peak RSS)."""
-        match = self.vm.wait_for(REPORT_RE, self.target.timeout)
+        match = self.vm.wait_for(REPORT_RE, self.timeout)
         init = self.vm.elapsed_at(match.start())
         rss = _peak_rss_kb(self.vm.pid)
-        end = self.vm.wait_exit(self.target.timeout)
+        end = self.vm.wait_exit(self.timeout)
         if end is not VmEnd.POWERED_OFF or init is None or self.vm.duration is None:
             raise ProbeError(f"the guest did not power off cleanly ({end.value})")
         return init, self.vm.duration, rss
 
 
-def probe_timing(target: BootTarget, firmware: str) -> BootTiming:
+def probe_timing(spec: VmSpec, firmware: BenchFirmware, timeout: float) -> BootTiming:
     """A plain boot with only the breakpoints: the phase boundaries."""
     workdir = make_runtime_dir()  # swept like a VM's if we are killed
     try:
-        with _ProbedBoot(target, firmware, [], workdir) as boot:
+        with _ProbedBoot(spec, firmware, [], workdir, timeout) as boot:
             released, setup, kernel = boot.release_and_stop_at_kernel()
             init, poweroff, rss = boot.finish()
     finally:
@@ -242,8 +219,9 @@ class _TraceWindow:
 
 
 def _traced_boot(
-    target: BootTarget,
-    firmware: str,
+    spec: VmSpec,
+    firmware: BenchFirmware,
+    timeout: float,
     trace_events: Sequence[str],
     extra: Sequence[str] = (),
     *,
@@ -266,7 +244,7 @@ def _traced_boot(
     for event in trace_events:
         args += ["-trace", event]
     try:
-        with _ProbedBoot(target, firmware, args, workdir) as boot:
+        with _ProbedBoot(spec, firmware, args, workdir, timeout) as boot:
             boot.release_and_stop_at_kernel(
                 (lambda: at_kernel(boot)) if at_kernel is not None else None
             )
@@ -279,20 +257,23 @@ def _traced_boot(
     return _TraceWindow(events, start, end)
 
 
-def probe_steps(target: BootTarget, firmware: str) -> tuple[tuple[int, float], ...]:
+def probe_steps(
+    spec: VmSpec, firmware: BenchFirmware, timeout: float
+) -> tuple[tuple[int, float], ...]:
     """minibios's own marks, (value, seconds after reset release), up to kernel entry."""
     fw_cfg = ["-fw_cfg", f"name={STEP_MARKS_FILE},string=1"]
-    return _traced_boot(target, firmware, ["memory_region_ops_write"], fw_cfg).milestones()
+    writes = ["memory_region_ops_write"]
+    return _traced_boot(spec, firmware, timeout, writes, fw_cfg).milestones()
 
 
-def probe_counts(target: BootTarget, firmware: str) -> BootCounts:
+def probe_counts(spec: VmSpec, firmware: BenchFirmware, timeout: float) -> BootCounts:
     """An instruction-counted, traced boot: what happened from reset to kernel entry."""
     instructions: list[int] = []
 
     def read_icount(boot: _ProbedBoot) -> None:
         instructions.append(int(boot.vm.qmp.cmd("query-replay")["icount"]))
 
-    window = _traced_boot(target, firmware, TRACE_EVENTS, record=True, at_kernel=read_icount)
+    window = _traced_boot(spec, firmware, timeout, TRACE_EVENTS, record=True, at_kernel=read_icount)
     return BootCounts(
         count_window(window.events, window.start, window.end),
         instructions[0] if instructions else None,

@@ -11,16 +11,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from minibios.bench.probe import (
+    BenchFirmware,
     BootCounts,
-    BootTarget,
     BootTiming,
-    FirmwareSpec,
     probe_counts,
     probe_steps,
     probe_timing,
 )
-from minibios.vm.spec import QemuConfig
-from minibios.vm.tsc import tsc_hint_khz
+from minibios.vm.spec import VmSpec
+
+# What the CLI asks choose_accel for: -icount record/replay (the instruction
+# counts) needs TCG, and every phase is compared under the same accelerator.
+ACCEL = "tcg"
 
 # (key, label): the phases of a boot, in order; "total" is QEMU start to exit.
 PHASES = (
@@ -33,8 +35,9 @@ PHASES = (
 )
 STACKED = ("qemu", "firmware", "kernel", "init")  # the phases that add up to the total
 
-# What minibios has done when it writes each mark (firmware/include/debugport.h);
-# a step lasts from the previous mark to its own.
+# What minibios has done when it writes each mark: enum step_mark and the
+# MILESTONE_* values in firmware/include/debugport.h (tests/test_step_marks.py
+# fails when they drift); a step lasts from the previous mark to its own.
 STEPS = {
     0x10: "shadow copy, fw_cfg",
     0x11: "chipset",
@@ -53,7 +56,8 @@ STEPS = {
 METHOD = {
     "qemu": "QEMU held at reset (-S) until its gdb stub and QMP answer; exact",
     "firmware": "reset released through the gdb stub -> hardware breakpoint on the kernel's "
-    "entry (0x100000 startup_32 or 0x100200 startup_64); exact, firmware-agnostic",
+    "entry (startup_32 or startup_64 of a bzImage loaded at 1 MiB or 16 MiB, or the PVH "
+    "entry of a :pvh vmlinux); exact, firmware-agnostic",
     "setup": "hardware breakpoint at 0x10200, the 16-bit setup code's entry; absent when the "
     "firmware enters the kernel directly",
     "kernel": "kernel entry -> the report line /init prints on the serial console "
@@ -66,8 +70,9 @@ METHOD = {
     "steps": "minibios only: one more run after each timing run, with fw_cfg's "
     "opt/minibios/step-marks asking it to mark the end of each step on port 0xf4 "
     "(QEMU's trace timestamps the writes); the time from one mark to the next",
-    "milestones": "minibios writes 1 (entry), 2 (kernel load), 3 (16-bit kernel entry) to port "
-    "0xf4; seen through isa-debugcon in the counting run, in ms after reset release",
+    "milestones": "minibios writes 1 (entry), 2 (kernel load starts), then 3 (jump into a "
+    "bzImage) or 4 (jump into a PVH kernel) to port 0xf4 (firmware/include/debugport.h); "
+    "seen through isa-debugcon in the counting run, in ms after reset release",
 }
 
 
@@ -127,10 +132,11 @@ class FirmwareResult:
 
 @dataclass(frozen=True)
 class BenchPlan:
-    target: BootTarget
-    firmwares: tuple[str, ...]
+    spec: VmSpec  # what every firmware boots (preflighted); its firmware is replaced per run
+    firmwares: tuple[BenchFirmware, ...]
     runs: int = 10
     count_runs: int = 2
+    timeout: float = 120.0  # per wait: for /init's report, then for the power-off
 
 
 Progress = Callable[[str], None]
@@ -139,8 +145,8 @@ Progress = Callable[[str], None]
 def run_bench(plan: BenchPlan, progress: Progress | None = None) -> list[FirmwareResult]:
     """Timing runs interleaved (A B C A B C ...), each minibios one followed by a step
     run, then the counting runs."""
-    results = {name: FirmwareResult(name) for name in plan.firmwares}
-    stepped = [name for name in plan.firmwares if FirmwareSpec.parse(name).name == "minibios"]
+    results = {fw.label: FirmwareResult(fw.label) for fw in plan.firmwares}
+    stepped = [fw for fw in plan.firmwares if fw.is_minibios]
     total = (plan.runs + plan.count_runs) * len(plan.firmwares) + plan.runs * len(stepped)
     done = 0
 
@@ -150,21 +156,24 @@ def run_bench(plan: BenchPlan, progress: Progress | None = None) -> list[Firmwar
         if progress:
             progress(f"[{done}/{total}] {what}")
 
+    spec, timeout = plan.spec, plan.timeout
     for run in range(plan.runs):
-        for name in plan.firmwares:
-            timing = probe_timing(plan.target, name)
+        for fw in plan.firmwares:
+            name = fw.label
+            timing = probe_timing(spec, fw, timeout)
             results[name].timings.append(timing)
             tick(
                 f"{name} run {run + 1}: firmware "
                 f"{(timing.kernel_entry - timing.firmware_entry) * 1e3:.1f} ms, "
                 f"total {timing.poweroff * 1e3:.0f} ms"
             )
-            if name in stepped:
-                results[name].steps.append(probe_steps(plan.target, name))
+            if fw in stepped:
+                results[name].steps.append(probe_steps(spec, fw, timeout))
                 tick(f"{name} steps {run + 1}")
     for run in range(plan.count_runs):
-        for name in plan.firmwares:
-            counts = probe_counts(plan.target, name)
+        for fw in plan.firmwares:
+            name = fw.label
+            counts = probe_counts(spec, fw, timeout)
             results[name].counts.append(counts)
             tick(
                 f"{name} count {run + 1}: {counts.accesses.total} "
@@ -174,15 +183,12 @@ def run_bench(plan: BenchPlan, progress: Progress | None = None) -> list[Firmwar
 
 
 def to_json(plan: BenchPlan, results: Sequence[FirmwareResult]) -> dict:
-    target = asdict(plan.target)
-    target = {k: str(v) if isinstance(v, Path) else v for k, v in target.items()}
-    # What the guest got: on microvm the launcher adds the TSC frequency (tsc.py).
-    told = tsc_hint_khz(plan.target.machine, "tcg", plan.target.append)
-    target["kernel_command_line"] = QemuConfig(
-        kernel=plan.target.kernel, append=plan.target.append, tsc_khz=told
-    ).kernel_append()
+    # The spec as booted, firmware aside (each run has its own), with the command
+    # line the guest got (on microvm the TSC frequency is added: vm/tsc.py).
+    target = plan.spec.to_json() | {"firmware": None, "timeout": plan.timeout}
     return {
         "target": target,
+        "firmware_files": {fw.label: str(fw.firmware.path) for fw in plan.firmwares},
         "runs": plan.runs,
         "method": METHOD,
         "firmwares": {

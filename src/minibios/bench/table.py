@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from minibios.bench.runner import PHASES, BenchPlan, FirmwareResult, Spread
+from minibios.sizes import MIB
 
 REFERENCES = ("seabios", "qboot")
 LABEL_WIDTH = 34
@@ -30,10 +31,10 @@ def _ratio(value: Spread | None, reference: Spread | None) -> str:
 def render(plan: BenchPlan, results: Sequence[FirmwareResult]) -> str:
     names = [r.name for r in results]
     by_name = {r.name: r for r in results}
-    t = plan.target
+    spec = plan.spec
     lines = [
-        f"minibios bench: {t.machine}, {t.memory}, kernel {t.kernel}, "
-        f"{plan.runs} interleaved runs per firmware (TCG)",
+        f"minibios bench: {spec.machine}, {spec.memory // MIB}M, kernel {spec.kernel}, "
+        f"{plan.runs} interleaved runs per firmware ({spec.accel.upper()})",
         "times in ms: median [min-max]",
         "",
         _row("phase", names),

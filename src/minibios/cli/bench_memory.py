@@ -11,13 +11,23 @@ from minibios.bench.memory import (
     run_memory_bench,
     write_json,
 )
-from minibios.cli.demo import DemoSettings, demo_plan
-from minibios.vm.spec import QemuConfig
+from minibios.cli.demo import demo_plan
+from minibios.firmware.choice import resolve_firmware
+from minibios.sizes import parse_memory
+from minibios.vm.qemu_binary import choose_qemu
+from minibios.vm.spec import VmSpec
 
 
-def demo_config(machine: str, firmware: str, memory: str) -> QemuConfig:
-    settings = DemoSettings(machine=machine, firmware=firmware, memory=memory, accel="tcg")
-    return demo_plan(settings).config
+def demo_config(machine: str, firmware: str, memory: str) -> VmSpec:
+    """The demo's VM (cloud kernel, report initramfs, PVH where it can) under TCG."""
+    base = VmSpec(
+        machine=machine,
+        memory=parse_memory(memory),
+        accel="tcg",
+        firmware=resolve_firmware(firmware, machine),
+        qemu=choose_qemu(machine, "tcg").path,
+    )
+    return demo_plan(base).spec
 
 
 def _csv(text: str) -> tuple[str, ...]:

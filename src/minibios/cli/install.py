@@ -9,6 +9,7 @@ from minibios.firmware.install import (
     DEFAULT_PRIORITY,
     InstallError,
     InstallPlan,
+    check_install_permissions,
     install,
     uninstall,
 )
@@ -56,6 +57,7 @@ def run_install_command(args: argparse.Namespace) -> int:
         raise InstallError("--descriptor-dir and --priority only apply with --descriptor")
     descriptor_dir = args.descriptor_dir.expanduser().absolute() if args.descriptor_dir else None
     plan = InstallPlan(prefix, args.descriptor, descriptor_dir, args.priority)
+    check_install_permissions(plan)  # before rom_path(), which may run make
     written = install(plan, rom.rom_path())
     for path in written.files:
         print(f"minibios: wrote {path}")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from minibios.errors import MinibiosError
+from minibios.errors import InputError
 
 DEFAULT_PREFIX = Path("/usr/local")
 DEFAULT_PRIORITY = 90
@@ -28,7 +28,7 @@ DESCRIPTOR_STEM = "minibios.json"
 MANIFEST_VERSION = 1
 
 
-class InstallError(MinibiosError):
+class InstallError(InputError):
     """Install or uninstall cannot proceed (permissions, a bad manifest, a bad option)."""
 
 
@@ -173,11 +173,17 @@ def _rom_source_bytes(rom_source: Path) -> bytes:
         raise InstallError(f"cannot read the ROM {rom_source}: {exc.strerror}") from exc
 
 
-def install(plan: InstallPlan, rom_source: Path) -> Manifest:
-    """Copy the ROM (and the descriptor) into place; return what this run wrote."""
+def check_install_permissions(plan: InstallPlan) -> None:
+    """Refuse before anything else (the ROM's own build included) when we cannot write."""
     targets = [plan.rom, plan.descriptor_path] if plan.with_descriptor else [plan.rom]
     for target in targets:
         _check_writable(target.parent, "install into")
+
+
+def install(plan: InstallPlan, rom_source: Path) -> Manifest:
+    """Copy the ROM (and the descriptor) into place; return what this run wrote."""
+    targets = [plan.rom, plan.descriptor_path] if plan.with_descriptor else [plan.rom]
+    check_install_permissions(plan)
     rom_bytes = _rom_source_bytes(rom_source)
     created: list[Path] = []
     written: list[Path] = []

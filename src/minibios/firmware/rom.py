@@ -1,11 +1,15 @@
-"""Find the minibios ROM: built from firmware/ in a checkout, or shipped in the wheel."""
+"""Find the minibios ROM: (re)built from firmware/ in a checkout, or shipped in the wheel."""
 
+import logging
+import fcntl
 import shutil
 import subprocess
 from importlib import resources
 from pathlib import Path
 
-from minibios.errors import MinibiosError
+from minibios.errors import InputError
+
+log = logging.getLogger(__name__)
 
 ROM_NAME = "minibios.rom"
 PACKAGED_ROM = f"data/{ROM_NAME}"
@@ -13,7 +17,7 @@ TOOLS = ("make", "gcc")
 STDERR_TAIL_LINES = 15
 
 
-class RomError(MinibiosError):
+class RomError(InputError):
     """The ROM is missing and cannot be built."""
 
 
@@ -29,6 +33,22 @@ def checkout_root(start: Path | None = None) -> Path | None:
     return None
 
 
+def run_make(firmware: Path, *targets: str) -> subprocess.CompletedProcess[str]:
+    """`make -C firmware TARGETS`, one at a time per checkout.
+
+    Test workers and concurrent `minibios` runs all call this; a lock file in the
+    build dir keeps two makes from writing the same objects at once.
+    """
+    lock_path = firmware / "build" / ".make.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        log.info("make -C %s %s", firmware, " ".join(targets))
+        return subprocess.run(
+            ["make", "-C", str(firmware), *targets], capture_output=True, text=True, check=False
+        )
+
+
 def build(root: Path | None = None) -> Path:
     """Run `make -C firmware` (incremental) and return the ROM path."""
     root = root or checkout_root()
@@ -38,9 +58,7 @@ def build(root: Path | None = None) -> Path:
         if shutil.which(tool) is None:
             raise RomError(f"`{tool}` not found, needed to build the ROM: run ./scripts/setup")
     firmware = root / "firmware"
-    result = subprocess.run(
-        ["make", "-C", str(firmware)], capture_output=True, text=True, check=False
-    )
+    result = run_make(firmware)
     if result.returncode != 0:
         lines = (result.stderr or result.stdout).strip().splitlines()
         tail = " | ".join(lines[-STDERR_TAIL_LINES:]) or "(no output)"
@@ -59,11 +77,15 @@ def packaged_rom() -> Path | None:
 
 
 def rom_path(root: Path | None = None) -> Path:
-    """The ROM to boot: the checkout's build output (built if missing), else the packaged one."""
+    """The ROM to boot: in a checkout always rebuilt first, else the packaged one.
+
+    `make` is incremental (a few ms when nothing changed), and running it every
+    time means a firmware edit can never leave an old ROM booting. Call this
+    once per boot, where the firmware is chosen (resolve_firmware), not per VM.
+    """
     root = root or checkout_root()
     if root is not None:
-        rom = root / "firmware" / "build" / ROM_NAME
-        return rom if rom.is_file() else build(root)
+        return build(root)
     packaged = packaged_rom()
     if packaged is None:
         raise RomError("no minibios ROM: not in a checkout and none packaged with this install")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from minibios.errors import MinibiosError
+from minibios.errors import InputError
 from minibios.images.elf import ElfError, parse_elf
 
 SETUP_HINT = "run ./scripts/setup to install it"
@@ -19,7 +19,7 @@ KERNEL_FLAVOURS: Mapping[str, str] = MappingProxyType({"cloud": "cloud-amd64", "
 _KERNEL_VERSION = re.compile(r"\d+(?:\.\d+)+-\d+-(?P<suffix>[a-z0-9-]+)")
 
 
-class AssetError(MinibiosError):
+class AssetError(InputError):
     """A file minibios needs is missing."""
 
 

@@ -137,8 +137,8 @@ def iter_cpio(data: bytes) -> Iterator[CpioEntry]:
             raise CpioError(f"bad cpio magic at offset {pos}")
         try:
             fields = [int(data[pos + 6 + 8 * i : pos + 14 + 8 * i], 16) for i in range(_FIELDS)]
-        except ValueError:
-            raise CpioError(f"bad cpio header at offset {pos}") from None
+        except ValueError as exc:
+            raise CpioError(f"bad cpio header at offset {pos}") from exc
         _, mode, uid, gid, nlink, mtime, size, _, _, rmaj, rmin, namesize, _ = fields
         name_start = pos + HEADER_SIZE
         name_end = name_start + namesize

@@ -9,57 +9,58 @@ and falls back to the bzImage, saying why, when that cannot work.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from pathlib import Path
 
-from minibios.errors import MinibiosError
+from minibios.errors import InputError
 from minibios.images.kernel_image import ElfKernel, inspect_kernel
 from minibios.images.vmlinux import VmlinuxError, extract_vmlinux
 
-AUTO, PVH, BZIMAGE = "auto", "pvh", "bzimage"
-ENTRY_MODES = (AUTO, PVH, BZIMAGE)
-# An ELF kernel without a PVH note (a multiboot one, say): QEMU loads it as it is.
-ELF = "elf"
+
+class Entry(enum.StrEnum):
+    """A way into the kernel: asked for with --entry (AUTO, PVH, BZIMAGE), or taken."""
+
+    AUTO = "auto"  # asked only: PVH where the kernel allows it, else BZIMAGE
+    PVH = "pvh"
+    BZIMAGE = "bzimage"
+    # Taken only: an ELF kernel without a PVH note (a multiboot one, say), loaded
+    # by QEMU as it is.
+    ELF = "elf"
 
 
-class EntryError(MinibiosError):
+ENTRY_MODES = (Entry.AUTO, Entry.PVH, Entry.BZIMAGE)
+
+
+class EntryError(InputError):
     """The requested way in does not fit the kernel or the other options."""
 
 
 @dataclass(frozen=True)
 class EntryChoice:
     kernel: Path  # what QEMU gets as -kernel
-    entry: str  # PVH, BZIMAGE or ELF
+    entry: Entry  # PVH, BZIMAGE or ELF
     reason: str  # why, in a few words, for the user
 
     def describe(self) -> str:
         return f"entry {self.entry}: {self.reason}"
 
 
-def pvh_blocker(firmware: str, machine: str, microvm_acpi: bool) -> str | None:
-    """Why a PVH boot would fail with this firmware and machine, if it would."""
-    if firmware == "seabios" and machine == "microvm" and microvm_acpi:
-        # An interrupt reaches the kernel at vector 0 ("divide error") early in
-        # most such boots; the bzImage path and --no-microvm-acpi boot fine.
-        return "SeaBIOS's microvm build with ACPI crashes PVH kernels"
-    return None
-
-
-def _elf_choice(kernel: Path, image: ElfKernel, mode: str, protocol: int | None) -> EntryChoice:
-    if mode == BZIMAGE or protocol is not None:
-        what = "--entry bzimage" if mode == BZIMAGE else "--protocol"
+def _elf_choice(kernel: Path, image: ElfKernel, mode: Entry, protocol: int | None) -> EntryChoice:
+    if mode == Entry.BZIMAGE or protocol is not None:
+        what = "--entry bzimage" if mode == Entry.BZIMAGE else "--protocol"
         raise EntryError(f"{what} enters a bzImage, but {kernel} is an ELF kernel")
     if image.pvh_entry is not None:
-        return EntryChoice(kernel, PVH, "ELF kernel with a PVH note, loaded by QEMU")
-    if mode == PVH:
+        return EntryChoice(kernel, Entry.PVH, "ELF kernel with a PVH note, loaded by QEMU")
+    if mode == Entry.PVH:
         raise EntryError(f"{kernel} has no PVH entry note (built without CONFIG_PVH)")
-    return EntryChoice(kernel, ELF, "ELF kernel without a PVH note, loaded by QEMU as it is")
+    return EntryChoice(kernel, Entry.ELF, "ELF kernel without a PVH note, loaded by QEMU as it is")
 
 
 def choose_entry(
     kernel: Path,
     cache: Path,
-    mode: str = AUTO,
+    mode: Entry = Entry.AUTO,
     protocol: int | None = None,
     blocker: str | None = None,
 ) -> EntryChoice:
@@ -67,28 +68,31 @@ def choose_entry(
 
     `protocol` (16/32/64) picks how minibios enters a bzImage, so with `auto` it
     means the bzImage, and with `pvh` it is a contradiction. `blocker`
-    (pvh_blocker's answer) keeps `auto` on the bzImage; `pvh` still tries.
+    (VmSpec.pvh_blocker's answer) keeps `auto` on the bzImage; `pvh` still tries.
     """
     if mode not in ENTRY_MODES:
         raise EntryError(f"unknown entry {mode!r} (choose from {', '.join(ENTRY_MODES)})")
-    if mode == PVH and protocol is not None:
+    mode = Entry(mode)
+    if mode == Entry.PVH and protocol is not None:
         raise EntryError("--entry pvh and --protocol are different ways in: give one")
     image = inspect_kernel(kernel)
     if isinstance(image, ElfKernel):
         return _elf_choice(kernel, image, mode, protocol)
-    if mode == BZIMAGE:
-        return EntryChoice(kernel, BZIMAGE, "asked for with --entry bzimage")
+    if mode == Entry.BZIMAGE:
+        return EntryChoice(kernel, Entry.BZIMAGE, "asked for with --entry bzimage")
     if protocol is not None:
-        return EntryChoice(kernel, BZIMAGE, f"--protocol {protocol} enters the bzImage")
-    if mode == AUTO and blocker is not None:
-        return EntryChoice(kernel, BZIMAGE, f"not PVH: {blocker}")
+        return EntryChoice(kernel, Entry.BZIMAGE, f"--protocol {protocol} enters the bzImage")
+    if mode == Entry.AUTO and blocker is not None:
+        return EntryChoice(kernel, Entry.BZIMAGE, f"not PVH: {blocker}")
     try:
         vmlinux = extract_vmlinux(kernel, cache)
     except (VmlinuxError, OSError) as exc:
         why = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) else str(exc)
-        if mode == PVH:
-            raise EntryError(f"cannot boot {kernel} through PVH: {why}") from None
-        return EntryChoice(kernel, BZIMAGE, f"no usable PVH entry: {why}")
+        if mode == Entry.PVH:
+            raise EntryError(f"cannot boot {kernel} through PVH: {why}") from exc
+        return EntryChoice(kernel, Entry.BZIMAGE, f"no usable PVH entry: {why}")
     return EntryChoice(
-        vmlinux.path, PVH, f"vmlinux unpacked from the bzImage ({vmlinux.compression}, cached)"
+        vmlinux.path,
+        Entry.PVH,
+        f"vmlinux unpacked from the bzImage ({vmlinux.compression}, cached)",
     )

@@ -2,6 +2,7 @@
 
 import gzip
 import hashlib
+import logging
 import lzma
 import os
 import subprocess
@@ -9,9 +10,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from minibios.errors import MinibiosError
+from minibios.errors import InputError
 from minibios.images.cpio import CpioWriter
 from minibios.images.init_script import MODULE_DIR, module_file_name, render_init
+
+log = logging.getLogger(__name__)
 
 # Bump when the image layout changes, so stale cache entries are not reused.
 LAYOUT_VERSION = "2"
@@ -24,7 +27,7 @@ _MODULE_SUFFIXES = (".ko", ".ko.xz", ".ko.gz")
 NVDIMM_MODULES = ("nfit", "nd_pmem")
 
 
-class InitramfsError(MinibiosError):
+class InitramfsError(InputError):
     """An input of the initramfs is missing or unusable."""
 
 
@@ -56,7 +59,7 @@ def _module_image_name(path: Path) -> str:
     try:
         return module_file_name(name)
     except ValueError as exc:
-        raise InitramfsError(f"{path}: {exc}") from None
+        raise InitramfsError(f"{path}: {exc}") from exc
 
 
 def _module_bytes(path: Path) -> bytes:
@@ -77,7 +80,7 @@ def _busybox_applets(busybox: Path) -> list[str]:
             [str(busybox), "--list-full"], capture_output=True, text=True, check=True
         )
     except (OSError, subprocess.CalledProcessError) as exc:
-        raise InitramfsError(f"cannot list the applets of {busybox}: {exc}") from None
+        raise InitramfsError(f"cannot list the applets of {busybox}: {exc}") from exc
     return sorted({line.strip() for line in result.stdout.splitlines() if line.strip()})
 
 
@@ -143,6 +146,7 @@ def build_initramfs(spec: InitramfsSpec, cache: Path) -> Path:
     key = cache_key(spec)
     suffix = ".cpio.gz" if spec.compress else ".cpio"
     target = cache / "initramfs" / f"{key}{suffix}"
+    log.info("initramfs %s (%s)", target, "cached" if target.is_file() else "building")
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

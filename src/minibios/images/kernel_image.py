@@ -4,7 +4,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from minibios.errors import MinibiosError
+from minibios.errors import InputError
 from minibios.images.elf import ELF_MAGIC, ElfError, parse_elf
 
 BOOT_FLAG = 0xAA55
@@ -20,7 +20,7 @@ LOADED_HIGH = 0x01
 XLF_KERNEL_64 = 0x01
 
 
-class KernelImageError(MinibiosError):
+class KernelImageError(InputError):
     """The file is not a kernel we know how to boot."""
 
 
@@ -142,7 +142,7 @@ def _parse_elf_kernel(data: bytes, path: Path) -> ElfKernel:
     try:
         elf = parse_elf(data)
     except ElfError as exc:
-        raise KernelImageError(f"malformed ELF kernel ({exc}): {path}") from None
+        raise KernelImageError(f"malformed ELF kernel ({exc}): {path}") from exc
     if elf.machine not in (EM_386, EM_X86_64):
         raise KernelImageError(f"ELF kernel is not for x86 (e_machine {elf.machine}): {path}")
     pvh_entry = None
@@ -175,5 +175,5 @@ def inspect_kernel(path: Path) -> KernelImage:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        raise KernelImageError(f"cannot read kernel {path}: {exc.strerror}") from None
+        raise KernelImageError(f"cannot read kernel {path}: {exc.strerror}") from exc
     return parse_kernel(data, Path(path))

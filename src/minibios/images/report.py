@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from minibios.errors import MinibiosError
+from minibios.errors import RunError
 from minibios.images.init_script import REPORT_PREFIX
 
 # The trailing newline is required: a line still arriving can end in "}" too.
@@ -13,7 +13,7 @@ REPORT_RE = re.compile(rf"^{re.escape(REPORT_PREFIX)}(\{{.*\}})[ \t]*\n", re.MUL
 ACPI_SIGNATURE_LEN = 4
 
 
-class ReportError(MinibiosError):
+class ReportError(RunError):
     """No report line, or one that does not hold what /init writes."""
 
 
@@ -108,7 +108,7 @@ def parse_report_json(payload: str) -> GuestReport:
         # strict=False: /init passes control characters through unescaped.
         data = json.loads(payload, strict=False)
     except json.JSONDecodeError as exc:
-        raise ReportError(f"report is not valid JSON: {exc}") from None
+        raise ReportError(f"report is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise ReportError("report is not a JSON object")
     try:
@@ -135,7 +135,7 @@ def parse_report_json(payload: str) -> GuestReport:
             block_devices=tuple(str(name) for name in data["block_devices"]),
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise ReportError(f"report is missing or mangles a field: {exc!r}") from None
+        raise ReportError(f"report is missing or mangles a field: {exc!r}") from exc
 
 
 def find_report(console: str) -> re.Match[str] | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bz2
 import hashlib
+import logging
 import lzma
 import os
 import struct
@@ -28,15 +29,17 @@ from typing import Protocol
 import lz4.block
 import zstandard
 
-from minibios.errors import MinibiosError
+from minibios.errors import InputError
 from minibios.images.elf_trim import trim_zero_tails
 from minibios.images.kernel_image import BzImage, ElfKernel, KernelImageError, parse_kernel
+
+log = logging.getLogger(__name__)
 
 LZ4_LEGACY_MAGIC = 0x184C2102
 LZ4_LEGACY_BLOCK = 8 << 20  # the kernel's lz4 -l blocks decompress to at most 8 MiB
 
 
-class VmlinuxError(MinibiosError):
+class VmlinuxError(InputError):
     """The bzImage's payload cannot be turned into a PVH-bootable ELF."""
 
 
@@ -91,7 +94,7 @@ def _lz4_legacy(data: bytes) -> bytes:
                 lz4.block.decompress(data[pos : pos + size], uncompressed_size=LZ4_LEGACY_BLOCK)
             )
         except lz4.block.LZ4BlockError as exc:
-            raise VmlinuxError(f"corrupt lz4 payload: {exc}") from None
+            raise VmlinuxError(f"corrupt lz4 payload: {exc}") from exc
         pos += size
     return b"".join(out)
 
@@ -133,7 +136,7 @@ def decompress_payload(payload: bytes) -> tuple[str, bytes]:
                 lzma.LZMAError,
                 zstandard.ZstdError,
             ) as exc:
-                raise VmlinuxError(f"corrupt {name} payload: {exc}") from None
+                raise VmlinuxError(f"corrupt {name} payload: {exc}") from exc
     raise VmlinuxError(f"unknown payload compression (starts {payload[:6].hex()})")
 
 
@@ -142,7 +145,7 @@ def pvh_entry(vmlinux: bytes, where: Path) -> int:
     try:
         kernel = parse_kernel(vmlinux, where)
     except KernelImageError as exc:
-        raise VmlinuxError(f"the payload is not an ELF kernel: {exc}") from None
+        raise VmlinuxError(f"the payload is not an ELF kernel: {exc}") from exc
     if not isinstance(kernel, ElfKernel):
         raise VmlinuxError("the payload is not an ELF kernel")
     if kernel.pvh_entry is None:
@@ -163,7 +166,7 @@ def extract_vmlinux(bzimage: Path, cache: Path) -> Vmlinux:
     try:
         image = parse_kernel(data, bzimage)
     except KernelImageError as exc:
-        raise VmlinuxError(str(exc)) from None
+        raise VmlinuxError(str(exc)) from exc
     if not isinstance(image, BzImage):
         raise VmlinuxError(f"{bzimage} is not a bzImage")
     digest = hashlib.sha256(data).hexdigest()[:32]
@@ -171,6 +174,7 @@ def extract_vmlinux(bzimage: Path, cache: Path) -> Vmlinux:
     # entries, made without, are left for older checkouts.
     out = cache / "vmlinux" / f"{digest}-trimmed.elf"
     meta = out.with_suffix(".compression")
+    log.info("vmlinux of %s: %s (%s)", bzimage, out, "cached" if out.exists() else "unpacking")
     if out.exists() and meta.exists():
         return Vmlinux(out, meta.read_text().strip(), pvh_entry(out.read_bytes(), out))
     compression, vmlinux = decompress_payload(payload_of(image, data))

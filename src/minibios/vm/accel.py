@@ -1,15 +1,18 @@
-"""Choose QEMU's accelerator: KVM only where it can really run a guest, else TCG."""
+"""Choose QEMU's accelerator, in this one place: KVM only where it can really run a guest."""
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from minibios.errors import MinibiosError
+from minibios.errors import InputError
+from minibios.vm.spec import Accel
 
 ACCEL_CHOICES = ("auto", "kvm", "tcg")
+log = logging.getLogger(__name__)
 
 
-class AccelError(MinibiosError):
+class AccelError(InputError):
     """KVM was requested but this host cannot provide it."""
 
 
@@ -43,15 +46,16 @@ class AccelProbe:
         return f"no vmx or svm CPU flag in {self.cpuinfo} (no hardware virtualisation)"
 
 
-def choose_accel(requested: str, probe: AccelProbe | None = None) -> str:
+def choose_accel(requested: str, probe: AccelProbe | None = None) -> Accel:
     """Resolve auto/kvm/tcg to the accelerator to pass to QEMU."""
     if requested not in ACCEL_CHOICES:
         raise AccelError(f"unknown accelerator {requested!r} (choose from auto, kvm, tcg)")
-    if requested == "tcg":
-        return "tcg"
+    if requested == Accel.TCG:
+        return Accel.TCG
     reason = (probe or AccelProbe()).kvm_unusable_reason()
     if reason is None:
-        return "kvm"
-    if requested == "kvm":
+        return Accel.KVM
+    if requested == Accel.KVM:
         raise AccelError(f"KVM requested but not usable here: {reason}")
-    return "tcg"
+    log.debug("KVM not usable (%s): TCG", reason)
+    return Accel.TCG

@@ -3,6 +3,7 @@
 import contextlib
 import ctypes
 import enum
+import logging
 import os
 import re
 import shutil
@@ -10,21 +11,17 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
 from qemu.qmp.legacy import QEMUMonitorProtocol
 
-from minibios.errors import MinibiosError
-from minibios.firmware.choice import resolve_firmware
-from minibios.sizes import parse_memory
-from minibios.vm.accel import choose_accel
+from minibios.errors import RunError
 from minibios.vm.console import ConsoleBuffer, OutputCallback, pump
 from minibios.vm.runtime_dir import make_runtime_dir, remove_orphaned_runtime_dirs
-from minibios.vm.spec import DEFAULT_MICROVM_ACPI, DEFAULT_QEMU, QemuConfig
-from minibios.vm.tsc import tsc_hint_khz
+from minibios.vm.spec import VmSpec
 
 # "Power down" when the kernel has a power-off method, "System halted" when it
 # has none (no ACPI): either way the guest is done, even if QEMU keeps running.
@@ -36,6 +33,7 @@ HALT_GRACE = 1.0
 POLL_INTERVAL = 0.05
 QMP_COMMAND_TIMEOUT = 2.0
 PR_SET_PDEATHSIG = 1
+log = logging.getLogger(__name__)
 
 
 class VmEnd(enum.Enum):
@@ -52,7 +50,7 @@ class VmEnd(enum.Enum):
     KILLED = "killed"
 
 
-class MachineError(MinibiosError):
+class MachineError(RunError):
     """Something went wrong running the VM."""
 
 
@@ -68,8 +66,8 @@ class VmEndedError(MachineError):
     """The VM ended before the awaited console output appeared."""
 
 
-class ConsoleTimeout(TimeoutError):
-    """wait_for() gave up; the message carries the console tail."""
+class ConsoleTimeout(RunError, TimeoutError):
+    """wait_for() gave up; the message carries the console tail (a RunError: exit 4)."""
 
     def __init__(self, pattern: str, timeout: float, tail: str) -> None:
         super().__init__(
@@ -106,7 +104,10 @@ def _pdeathsig_setter() -> Any:
 
 
 class Machine:
-    """A QEMU VM: `with Machine(kernel=..., initrd=..., append=...) as vm: ...`.
+    """A QEMU VM: `with Machine(spec) as vm: ...` runs the VmSpec, nothing else.
+
+    Building one starts nothing and builds nothing (the spec's firmware is a file
+    already).
 
     The console is collected in a thread; `wait_for`, iteration and
     `wait_exit` poll for the end of the run. On leaving the block QEMU is
@@ -119,64 +120,13 @@ class Machine:
 
     def __init__(
         self,
-        kernel: str | Path | None = None,
-        initrd: str | Path | None = None,
-        append: str | None = None,
-        machine: str = "pc",
-        cpus: int = 1,
-        memory: str | int = "512M",
-        firmware: str | Path | None = "minibios",
-        accel: str = "auto",
-        extra_args: Sequence[str] = (),
-        *,
-        qemu: str = DEFAULT_QEMU,
-        microvm_acpi: bool = DEFAULT_MICROVM_ACPI,
-        boot_protocol: int | None = None,
-        on_output: OutputCallback | None = None,
-        start_timeout: float = 30.0,
-        stop_grace: float = 3.0,
-    ) -> None:
-        fw = resolve_firmware(str(firmware), machine) if firmware is not None else None
-        accel = choose_accel(accel)
-        config = QemuConfig(
-            machine=machine,
-            cpus=cpus,
-            memory=parse_memory(memory) if isinstance(memory, str) else memory,
-            accel=accel,
-            firmware=fw.path if fw else None,
-            kernel=Path(kernel) if kernel is not None else None,
-            initrd=Path(initrd) if initrd is not None else None,
-            append=append,
-            microvm_acpi=microvm_acpi,
-            microvm_option_roms=fw.needs_option_roms if fw else True,
-            boot_protocol=boot_protocol,
-            tsc_khz=tsc_hint_khz(machine, accel, append),
-            qemu=qemu,
-            extra_args=tuple(extra_args),
-        )
-        self._setup(config, on_output, start_timeout, stop_grace)
-
-    @classmethod
-    def from_config(
-        cls,
-        config: QemuConfig,
+        spec: VmSpec,
         *,
         on_output: OutputCallback | None = None,
         start_timeout: float = 30.0,
         stop_grace: float = 3.0,
-    ) -> "Machine":
-        vm = cls.__new__(cls)
-        vm._setup(config, on_output, start_timeout, stop_grace)
-        return vm
-
-    def _setup(
-        self,
-        config: QemuConfig,
-        on_output: OutputCallback | None,
-        start_timeout: float,
-        stop_grace: float,
     ) -> None:
-        self.config = config
+        self.spec = spec
         self._on_output = on_output
         self._start_timeout = start_timeout
         self._stop_grace = stop_grace
@@ -218,10 +168,16 @@ class Machine:
         return self._proc.pid if self._proc is not None else None
 
     @property
-    def argv(self) -> list[str]:
+    def qmp_socket(self) -> Path:
+        """Where QEMU serves QMP: in the runtime dir, made as the VM starts."""
         if self._tmpdir is None:
             raise MachineError("the VM has not been started")
-        return self.config.argv(self._tmpdir / "qmp.sock")
+        return self._tmpdir / "qmp.sock"
+
+    @property
+    def argv(self) -> list[str]:
+        """QEMU's command line for this run (the spec's, with this run's QMP socket)."""
+        return self.spec.argv(self.qmp_socket)
 
     def start(self) -> None:
         if self._proc is not None:
@@ -240,6 +196,7 @@ class Machine:
         # Kept open for the VM's lifetime; _release() closes it.
         self._stderr_file = open(self._tmpdir / "qemu.stderr", "w+b")  # noqa: SIM115
         self.started_at = time.monotonic()
+        log.info("starting %s", self.spec.shell_command(self.qmp_socket))
         try:
             self._proc = subprocess.Popen(
                 self.argv,
@@ -251,7 +208,7 @@ class Machine:
             )
         except OSError as exc:
             self.end = VmEnd.START_FAILED
-            raise QemuStartError(f"cannot run {self.config.qemu}: {exc.strerror}", "") from None
+            raise QemuStartError(f"cannot run {self.spec.qemu}: {exc.strerror}", "") from exc
         assert self._proc.stdout is not None
         self._reader = threading.Thread(
             target=pump,
@@ -263,7 +220,7 @@ class Machine:
 
     def _connect_qmp(self) -> None:
         assert self._proc is not None and self._tmpdir is not None
-        socket_path = self._tmpdir / "qmp.sock"
+        socket_path = self.qmp_socket
         deadline = time.monotonic() + self._start_timeout
         while True:
             if self._proc.poll() is not None:
@@ -273,7 +230,7 @@ class Machine:
                 try:
                     qmp.connect()
                 except Exception:  # not accepting yet, or QEMU died mid-greeting
-                    with contextlib.suppress(Exception):
+                    with contextlib.suppress(Exception):  # half-open: nothing to close cleanly
                         qmp.close()
                 else:
                     qmp.settimeout(QMP_COMMAND_TIMEOUT)
@@ -343,7 +300,7 @@ class Machine:
 
     def _release(self) -> None:
         if self._qmp is not None:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception):  # QEMU gone: the socket may be dead already
                 self._qmp.close()
             self._qmp = None
         if self._reader is not None:
@@ -406,7 +363,8 @@ class Machine:
             return
         try:
             events = self._qmp.get_events(wait=False)
-        except Exception:
+        except Exception as exc:  # a QEMU gone mid-read: its exit status tells the end
+            log.debug("QMP events unreadable: %r", exc)
             return
         for event in events:
             if event.get("event") == "SHUTDOWN":

@@ -1,17 +1,18 @@
-"""Check a run request before QEMU starts, so each mistake is one clear error."""
+"""Check a VmSpec before QEMU starts, so each mistake is one clear error (exit 2)."""
 
+import logging
 import os
-from dataclasses import dataclass, field
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
-from minibios.errors import MinibiosError
-from minibios.firmware.choice import resolve_firmware
+from minibios.errors import InputError
+from minibios.firmware.choice import FirmwareKind
 from minibios.images.kernel_image import KernelImage, inspect_kernel
-from minibios.sizes import GIB, KIB, MIB, format_size, parse_memory
-from minibios.vm.accel import choose_accel
-from minibios.vm.qemu_binary import choose_qemu
-from minibios.vm.spec import DEFAULT_MICROVM_ACPI, MACHINE_TYPES, QemuConfig
-from minibios.vm.tsc import tsc_hint_khz
+from minibios.sizes import GIB, KIB, MIB, format_size
+from minibios.vm.spec import VmSpec
+
+log = logging.getLogger(__name__)
 
 # The initrd placement rule. Loaders (QEMU's, SeaBIOS, qboot) put the initrd
 # at the top of low RAM, below the kernel's initrd_addr_max; QEMU keeps the
@@ -24,24 +25,8 @@ LOW_RAM_CAP = 2 * GIB
 INITRD_MARGIN = 1 * MIB
 
 
-class PreflightError(MinibiosError):
-    """A run request that cannot work."""
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    kernel: str
-    initrd: str | None = None
-    append: str | None = None
-    machine: str = "pc"
-    cpus: int = 1
-    memory: str = "512M"
-    firmware: str = "minibios"
-    accel: str = "auto"
-    qemu: str | None = None  # None: choose (qemu_binary.py); else --qemu's binary
-    microvm_acpi: bool = DEFAULT_MICROVM_ACPI
-    boot_protocol: int | None = None
-    extra_args: tuple[str, ...] = field(default_factory=tuple)
+class PreflightError(InputError):
+    """A VM that cannot work as specified."""
 
 
 def _usable_low_ram(memory: int) -> int:
@@ -88,40 +73,38 @@ def check_file(path: str, what: str) -> Path:
     return candidate
 
 
-def preflight(request: RunRequest) -> QemuConfig:
-    """Validate everything checkable up front; return the config to boot."""
-    if request.machine not in MACHINE_TYPES:
-        choices = ", ".join(MACHINE_TYPES)
-        raise PreflightError(f"unknown machine type {request.machine!r} (choose from {choices})")
-    if request.cpus < 1:
-        raise PreflightError(f"--cpus must be at least 1, not {request.cpus}")
-    memory = parse_memory(request.memory)
-    kernel_path = check_file(request.kernel, "kernel")
-    initrd_path = check_file(request.initrd, "initrd") if request.initrd is not None else None
+def check_qemu(binary: str) -> str:
+    found = shutil.which(binary)
+    if found is None:
+        raise PreflightError(f"QEMU not found: {binary} is not installed (run ./scripts/setup)")
+    return found
+
+
+def preflight(spec: VmSpec) -> VmSpec:
+    """Check everything checkable before QEMU starts; return the spec to boot.
+
+    What it rejects is bad input (PreflightError and the other InputErrors: exit
+    2); the returned spec has QEMU's full path, the kernel's and initrd's
+    resolved paths and, where the kernel needs it, the host's TSC frequency.
+    """
+    if spec.kernel is None:
+        raise PreflightError("no kernel to boot: give --kernel")
+    kernel_path = check_file(str(spec.kernel), "kernel")
+    initrd_path = check_file(str(spec.initrd), "initrd") if spec.initrd is not None else None
     kernel = inspect_kernel(kernel_path)
-    check_kernel_fits(kernel, memory)
+    check_kernel_fits(kernel, spec.memory)
     if initrd_path is not None:
-        check_initrd_fits(kernel, initrd_path.stat().st_size, memory)
-    firmware = resolve_firmware(request.firmware, request.machine)
-    if request.boot_protocol is not None and request.firmware != "minibios":
+        check_initrd_fits(kernel, initrd_path.stat().st_size, spec.memory)
+    if spec.boot_protocol is not None and spec.firmware_kind is not FirmwareKind.MINIBIOS:
         raise PreflightError(
             "--protocol chooses minibios's way into Linux: use --firmware minibios"
         )
-    accel = choose_accel(request.accel)
-    qemu = choose_qemu(request.machine, accel, request.qemu).path
-    return QemuConfig(
-        machine=request.machine,
-        cpus=request.cpus,
-        memory=memory,
-        accel=accel,
-        firmware=firmware.path,
+    checked = replace(
+        spec,
+        qemu=check_qemu(spec.qemu),
         kernel=kernel_path.resolve(),
         initrd=initrd_path.resolve() if initrd_path else None,
-        append=request.append,
-        microvm_acpi=request.microvm_acpi,
-        microvm_option_roms=firmware.needs_option_roms,
-        boot_protocol=request.boot_protocol,
-        tsc_khz=tsc_hint_khz(request.machine, accel, request.append),
-        qemu=qemu,
-        extra_args=request.extra_args,
     )
+    checked = checked.with_tsc_hint()
+    log.debug("preflight passed: %s", checked)
+    return checked

@@ -11,13 +11,13 @@ import os
 import shutil
 from dataclasses import dataclass
 
-from minibios.errors import MinibiosError
+from minibios.errors import InputError
 from minibios.vm.spec import DEFAULT_QEMU
 
 MICROVM_QEMU = "qemu-system-x86_64-microvm"
 
 
-class QemuBinaryError(MinibiosError):
+class QemuBinaryError(InputError):
     """The QEMU binary asked for (or needed) is not there."""
 
 

@@ -19,6 +19,11 @@ def make_runtime_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix=f"{RUNTIME_DIR_PREFIX}{os.getpid()}-"))
 
 
+def placeholder_runtime_dir() -> Path:
+    """Where make_runtime_dir's dirs go, with X for the random part (for --dry-run)."""
+    return Path(tempfile.gettempdir()) / f"{RUNTIME_DIR_PREFIX}{os.getpid()}-XXXXXXXX"
+
+
 def _owner_pid(path: Path) -> int | None:
     pid, _, rest = path.name.removeprefix(RUNTIME_DIR_PREFIX).partition("-")
     return int(pid) if pid.isdigit() and rest else None

@@ -1,14 +1,17 @@
-"""Boot a configured VM to its end and sum up the outcome (shared by `run` and `demo`)."""
+"""Boot a VmSpec to its end and sum up the outcome (shared by `run`, `demo` and bench-parallel)."""
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from minibios.images.report import GuestReport, ReportError, find_report, parse_report_json
 from minibios.vm.console import OutputCallback
 from minibios.vm.machine import Machine, VmEnd
-from minibios.vm.spec import QemuConfig
+from minibios.vm.spec import VmSpec
 
-# CLI exit statuses; 2 (bad input) is raised before any VM exists.
+log = logging.getLogger(__name__)
+
+# CLI exit statuses by how the VM ended; 2 (bad input) is raised before any VM exists.
 EXIT_STATUS = {
     VmEnd.POWERED_OFF: 0,
     VmEnd.RESET: 1,
@@ -37,16 +40,17 @@ class BootOutcome:
 
 
 def boot(
-    config: QemuConfig,
+    spec: VmSpec,
     timeout: float,
     on_output: OutputCallback | None = None,
     on_start: Callable[[Machine], None] | None = None,
 ) -> BootOutcome:
     """Run the VM until it ends or `timeout` passes; QEMU is gone on return."""
-    with Machine.from_config(config, on_output=on_output) as vm:
+    with Machine(spec, on_output=on_output) as vm:
         if on_start is not None:
             on_start(vm)
         end = vm.wait_exit(timeout)
+        log.info("VM ended: %s (QEMU exit status %s)", end.value, vm.returncode)
         console = vm.console
         match = find_report(console)
         to_report = vm.elapsed_at(match.start()) if match else None

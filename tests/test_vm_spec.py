@@ -1,10 +1,14 @@
+"""VmSpec: the one VM description and its QEMU command line."""
+
 import itertools
+import shlex
 from pathlib import Path
 
 import pytest
 
+from minibios.firmware.choice import Firmware, FirmwareKind
 from minibios.sizes import MIB
-from minibios.vm.spec import QemuConfig, QemuConfigError
+from minibios.vm.spec import Accel, MachineType, SpecError, VmSpec
 
 SOCK = Path("/tmp/x/qmp.sock")
 
@@ -14,11 +18,11 @@ def pairs(argv: list[str]) -> list[tuple[str, str]]:
 
 
 def test_common_arguments() -> None:
-    config = QemuConfig(
+    config = VmSpec(
         machine="q35",
         cpus=2,
         memory=256 * MIB,
-        firmware=Path("/fw.rom"),
+        firmware=Firmware("/fw.rom", Path("/fw.rom")),
         kernel=Path("/k"),
         initrd=Path("/i"),
         append="console=ttyS0 a=b",
@@ -50,7 +54,7 @@ def test_common_arguments() -> None:
 
 
 def test_pc_defaults_and_optional_parts() -> None:
-    argv = QemuConfig().argv(SOCK)
+    argv = VmSpec().argv(SOCK)
     assert ("-M", "pc") in pairs(argv)
     for flag in ("-bios", "-kernel", "-initrd", "-append", "-cpu"):
         assert flag not in argv
@@ -58,15 +62,18 @@ def test_pc_defaults_and_optional_parts() -> None:
 
 def test_microvm() -> None:
     # ACPI on by default, as QEMU has it: the CPUs and power-off come through it.
-    assert QemuConfig(machine="microvm").machine_arg() == (
-        "microvm,x-option-roms=off,acpi=on,rtc=on"
-    )
-    bare = QemuConfig(machine="microvm", microvm_acpi=False, microvm_option_roms=True)
+    minibios = Firmware("minibios", Path("/rom"), FirmwareKind.MINIBIOS)
+    spec = VmSpec(machine="microvm", firmware=minibios)
+    assert spec.machine_arg() == "microvm,x-option-roms=off,acpi=on,rtc=on"
+    # QEMU's own firmware (SeaBIOS) boots -kernel through the option ROMs.
+    assert "x-option-roms=on" in VmSpec(machine="microvm").machine_arg()
+    seabios = Firmware("seabios", Path("/s"), FirmwareKind.SEABIOS, needs_option_roms=True)
+    bare = VmSpec(machine="microvm", microvm_acpi=False, firmware=seabios)
     assert bare.machine_arg() == "microvm,x-option-roms=on,acpi=off,rtc=on"
 
 
 def test_kvm_uses_host_cpu() -> None:
-    argv = QemuConfig(accel="kvm").argv(SOCK)
+    argv = VmSpec(accel="kvm").argv(SOCK)
     assert ("-accel", "kvm") in pairs(argv) and ("-cpu", "host") in pairs(argv)
 
 
@@ -81,10 +88,22 @@ def test_kvm_uses_host_cpu() -> None:
     ],
 )
 def test_invalid(kwargs: dict) -> None:  # type: ignore[type-arg]
-    with pytest.raises(QemuConfigError):
-        QemuConfig(**kwargs)
+    with pytest.raises(SpecError):
+        VmSpec(**kwargs)
+
+
+def test_strings_become_enums() -> None:
+    spec = VmSpec(machine="microvm", accel="kvm")
+    assert spec.machine is MachineType.MICROVM and spec.accel is Accel.KVM
+
+
+def test_shell_command_quotes_what_a_shell_would_split() -> None:
+    spec = VmSpec(kernel=Path("/k"), append="console=ttyS0 x='y z'")
+    command = spec.shell_command(SOCK)
+    assert shlex.split(command) == spec.argv(SOCK)
+    assert "'console=ttyS0 x='\"'\"'y z'\"'\"''" in command
 
 
 def test_qemu_runs_sandboxed(tmp_path) -> None:
-    argv = QemuConfig().argv(tmp_path / "qmp")
+    argv = VmSpec().argv(tmp_path / "qmp")
     assert argv[argv.index("-sandbox") + 1].startswith("on,")
