@@ -16,9 +16,10 @@ RANKS = {
     "minibios.images": 1,
     "minibios.firmware": 1,
     "minibios.vm": 2,
-    "minibios.bench": 3,
-    "minibios.cli": 4,
-    "minibios.__main__": 5,
+    "minibios.agent": 3,  # commands in a VM: the guest agent and its host side
+    "minibios.bench": 4,
+    "minibios.cli": 5,
+    "minibios.__main__": 6,
 }
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import FrameType
 
 from minibios.bench import parallel, runner
+from minibios.bench.exec_bench import ExecBenchPlan, render_exec_bench, run_exec_bench
 from minibios.bench.parallel import ParallelPlan, render_parallel, run_parallel_bench
 from minibios.bench.plot import check_plot_path, render_svg, write_plot
 from minibios.bench.probe import BenchFirmware
@@ -18,6 +19,7 @@ from minibios.bench.runner import BenchPlan, run_bench, stderr_progress, write_j
 from minibios.bench.table import render
 from minibios.cli.bench_memory import add_memory_command, run_memory_command
 from minibios.cli.demo import demo_plan
+from minibios.cli.exec_command import add_exec_parser, cmd_exec
 from minibios.cli.install import INSTALL_COMMANDS, add_install_commands, run_install_command
 from minibios.cli.options import BOOT_OPTIONS, add_options, vm_spec
 from minibios.cli.report_format import format_report, format_timing
@@ -102,6 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
                          "help": "seconds per VM before it is stopped (%(default)g)"})  # fmt: skip
     par.set_defaults(accel=parallel.ACCEL)
     par.add_argument("--json", type=Path, help="write every VM's outcome here")
+    add_exec_parser(commands)  # cli/exec_command.py: `minibios exec`
+    bench_exec = commands.add_parser(
+        "bench-exec", help="time `exec /bin/true` phase by phase for several firmwares"
+    )
+    bench_exec.add_argument("--runs", type=int, default=5, help="runs per firmware (5)")
+    bench_exec.add_argument("--firmware", default="minibios,seabios,qboot")
+    bench_exec.add_argument("--machine", default="pc", help="pc, q35 or microvm (default pc)")
+    bench_exec.add_argument("--rootfs", default="initramfs", choices=("host", "initramfs"))
     commands.add_parser("rom", help="print the ROM path (rebuilding it if stale)")
     commands.add_parser("build", help="rebuild the ROM (make -C firmware)")
     add_install_commands(commands)  # install, uninstall: see cli/install.py
@@ -235,6 +245,17 @@ def _cmd_bench_parallel(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _cmd_bench_exec(args: argparse.Namespace) -> int:
+    if args.runs < 1:
+        raise UsageError("--runs must be at least 1")
+    firmwares = tuple(f.strip() for f in args.firmware.split(",") if f.strip())
+    for name in firmwares:
+        resolve_firmware(name, args.machine)  # a clear error before any boot
+    plan = ExecBenchPlan(firmwares, args.runs, machine=args.machine, rootfs=args.rootfs)
+    print(render_exec_bench(plan, run_exec_bench(plan, stderr_progress)))
+    return 0
+
+
 def _setup_logging(level: int) -> None:
     """-v: info, -vv: debug, for every minibios module's logger; else warnings only."""
     logging.basicConfig(
@@ -252,6 +273,10 @@ def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
 def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:
     if args.command == "run":
         return _cmd_run(args, extra)
+    if args.command == "exec":
+        return cmd_exec(args, extra)
+    if args.command == "bench-exec":
+        return _cmd_bench_exec(args)
     if args.command == "demo":
         return _cmd_demo(args)
     if args.command == "bench":
@@ -282,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(args_list)
         _setup_logging(args.log_level)
-        if extra and args.command != "run":
+        if extra and args.command not in ("run", "exec"):
             raise UsageError("extra QEMU arguments after `--` are only accepted by `run`")
         status = _dispatch(args, extra)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit

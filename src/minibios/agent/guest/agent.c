@@ -1,0 +1,388 @@
+/*
+ * The minibios guest agent, run as /init: sets up the guest, tells the host it
+ * is ready over a virtio-serial port, then runs the commands the host sends,
+ * one at a time, forwarding stdin/stdout/stderr and the exit status as frames
+ * (docs/agent-protocol.md). Static, so the initramfs needs no libc.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/reboot.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+#define MODULE_LIST "/etc/minibios/modules"
+#define PORT_TIMEOUT_MS 30000
+#define STDIN_LIMIT (1 << 20) /* unread stdin we hold before we stop reading the port */
+#define DRAIN_MS 1000	     /* after the command exits, how long its pipes may stay open */
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+struct command {
+	pid_t pid;		/* 0: no command */
+	int out, err, in;	/* our pipe ends, -1 when closed */
+	char *queue;		/* stdin not yet written to the command */
+	size_t queued, sent;
+	int stdin_eof;		/* the host sent end of file */
+	int exited, status;
+	uint64_t exit_ns;
+};
+
+struct agent {
+	int port, sigfd;
+	uint64_t init_ns;	/* CLOCK_BOOTTIME when /init started */
+	char root[sizeof(ROOT_DIR)];
+	struct frame_reader in;
+	struct command cmd;
+};
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void drop_stdin(struct command *c)
+{
+	close_fd(&c->in);
+	free(c->queue);
+	c->queue = NULL;
+	c->queued = c->sent = 0;
+}
+
+/* In the child: never returns. Exit codes as a shell: 127 not found, 126 cannot run. */
+static void exec_child(struct agent *a, struct fields *f, int in, int out, int err)
+{
+	char *argv[MAX_FIELDS + 1], *envp[MAX_FIELDS + 1];
+	int argc = 0, envc = 0;
+	const char *workdir = field(f, 'w');
+	sigset_t none;
+
+	for (int i = 0; i < f->count; i++) {
+		if (f->keys[i] == 'a')
+			argv[argc++] = f->values[i];
+		else if (f->keys[i] == 'e')
+			envp[envc++] = f->values[i];
+	}
+	argv[argc] = NULL;
+	envp[envc] = NULL;
+	setsid();
+	dup2(in, 0);
+	dup2(out, 1);
+	dup2(err, 2);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	if (strcmp(a->root, "/") != 0 && (chroot(a->root) < 0 || chdir("/") < 0)) {
+		dprintf(2, "minibios: chroot %s: %s\n", a->root, strerror(errno));
+		_exit(126);
+	}
+	if (workdir && chdir(workdir) < 0) {
+		dprintf(2, "minibios: cd %s: %s\n", workdir, strerror(errno));
+		_exit(126);
+	}
+	environ = envp;
+	if (!getenv("PATH"))
+		setenv("PATH", DEFAULT_PATH, 1);
+	execvp(argv[0], argv);
+	dprintf(2, "minibios: %s: %s\n", argv[0], strerror(errno));
+	_exit(errno == ENOENT || errno == ENOTDIR ? 127 : 126);
+}
+
+static void close_pipes(int fds[6])
+{
+	for (int i = 0; i < 6; i++)
+		close_fd(&fds[i]);
+}
+
+static void start_command(struct agent *a, uint8_t *payload, uint32_t len)
+{
+	struct command *c = &a->cmd;
+	struct fields f;
+	/* stdin read/write, stdout read/write, stderr read/write */
+	int fds[6] = { -1, -1, -1, -1, -1, -1 };
+
+	if (c->pid) {
+		send_error(a->port, "a command is already running");
+		return;
+	}
+	if (parse_fields(payload, len, &f) < 0 || !field(&f, 'a')) {
+		send_error(a->port, "malformed RUN request");
+		return;
+	}
+	if (pipe2(fds, O_CLOEXEC) < 0 || pipe2(fds + 2, O_CLOEXEC) < 0 ||
+	    pipe2(fds + 4, O_CLOEXEC) < 0) {
+		send_error(a->port, "pipe: %s", strerror(errno));
+		close_pipes(fds);
+		return;
+	}
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		send_error(a->port, "fork: %s", strerror(errno));
+		close_pipes(fds);
+		return;
+	}
+	if (pid == 0)
+		exec_child(a, &f, fds[0], fds[3], fds[5]);
+	close_fd(&fds[0]);
+	close_fd(&fds[3]);
+	close_fd(&fds[5]);
+	fcntl(fds[1], F_SETFL, O_NONBLOCK);
+	*c = (struct command){ .pid = pid, .out = fds[2], .err = fds[4], .in = fds[1] };
+}
+
+static void queue_stdin(struct command *c, const uint8_t *data, uint32_t len)
+{
+	if (!c->pid || c->in < 0 || c->stdin_eof)
+		return; /* late input for a finished command: dropped */
+	if (len == 0) {
+		c->stdin_eof = 1;
+		if (c->queued == c->sent)
+			drop_stdin(c);
+		return;
+	}
+	if (c->sent) {
+		memmove(c->queue, c->queue + c->sent, c->queued - c->sent);
+		c->queued -= c->sent;
+		c->sent = 0;
+	}
+	char *grown = realloc(c->queue, c->queued + len);
+
+	if (!grown)
+		die("out of memory for stdin");
+	c->queue = grown;
+	memcpy(c->queue + c->queued, data, len);
+	c->queued += len;
+}
+
+static void feed_stdin(struct command *c)
+{
+	ssize_t n = write(c->in, c->queue + c->sent, c->queued - c->sent);
+
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			drop_stdin(c); /* EPIPE: the command closed its stdin */
+		return;
+	}
+	c->sent += (size_t)n;
+	if (c->sent == c->queued) {
+		c->sent = c->queued = 0;
+		if (c->stdin_eof)
+			drop_stdin(c);
+	}
+}
+
+/* READY: at boot, and again as the answer to PING (a VM resumed later is alive). */
+static void send_ready(struct agent *a)
+{
+	struct {
+		uint32_t version;
+		uint64_t init_ns, ready_ns;
+	} __attribute__((packed)) ready = { PROTOCOL_VERSION, a->init_ns, boottime_ns() };
+	_Static_assert(sizeof(ready) == 20, "READY payload is 20 bytes");
+
+	send_frame(a->port, F_READY, &ready, sizeof(ready));
+}
+
+static void handle_request(struct agent *a, uint8_t type, uint8_t *payload, uint32_t len)
+{
+	char err[512];
+	struct fields f;
+	int ok;
+
+	switch (type) {
+	case F_RUN:
+		start_command(a, payload, len);
+		return;
+	case F_STDIN:
+		queue_stdin(&a->cmd, payload, len);
+		return;
+	case F_SIGNAL:
+		if (len == 4 && a->cmd.pid && !a->cmd.exited)
+			kill(-a->cmd.pid, (int)(payload[0] | payload[1] << 8));
+		return;
+	case F_MOUNT:
+	case F_ROOT:
+		if (parse_fields(payload, len, &f) < 0 || !field(&f, 't') ||
+		    (type == F_MOUNT && (!field(&f, 'p') || !field(&f, 'o')))) {
+			send_error(a->port, "malformed request 0x%02x", type);
+			return;
+		}
+		if (type == F_ROOT) {
+			ok = setup_root(field(&f, 't'), err, sizeof(err)) == 0;
+			if (ok)
+				strcpy(a->root, ROOT_DIR);
+		} else {
+			ok = mount_share(a->root, field(&f, 't'), field(&f, 'p'),
+					 strcmp(field(&f, 'o'), "ro") == 0, err, sizeof(err)) == 0;
+		}
+		if (ok)
+			send_frame(a->port, F_DONE, NULL, 0);
+		else
+			send_frame(a->port, F_ERROR, err, strlen(err));
+		return;
+	case F_PING:
+		send_ready(a);
+		return;
+	case F_POWEROFF:
+		sync();
+		reboot(RB_POWER_OFF);
+		die("power off: %s", strerror(errno));
+	default:
+		die("unexpected frame type 0x%02x from the host", type);
+	}
+}
+
+static void read_port(struct agent *a)
+{
+	struct frame_reader *r = &a->in;
+	ssize_t n = read(a->port, r->buf + r->used, sizeof(r->buf) - r->used);
+	uint8_t type, *payload;
+	uint32_t len;
+
+	if (n == 0) { /* the host is not connected (yet, or any more): wait for it */
+		const struct timespec pause = { 0, 50 * 1000 * 1000 };
+
+		nanosleep(&pause, NULL);
+		return;
+	}
+	if (n < 0) {
+		if (errno != EINTR && errno != EAGAIN)
+			die("read from the host port: %s", strerror(errno));
+		return;
+	}
+	r->used += (size_t)n;
+	while (next_frame(r, &type, &payload, &len)) {
+		handle_request(a, type, payload, len);
+		consume_frame(r);
+	}
+}
+
+static void reap(struct agent *a)
+{
+	struct signalfd_siginfo info;
+	int status;
+	pid_t pid;
+
+	while (read(a->sigfd, &info, sizeof(info)) > 0)
+		;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid != a->cmd.pid || a->cmd.exited)
+			continue;
+		a->cmd.exited = 1;
+		a->cmd.status = status;
+		a->cmd.exit_ns = boottime_ns();
+		/* Nothing the command started outlives it into the next one. */
+		kill(-pid, SIGKILL);
+		drop_stdin(&a->cmd);
+	}
+}
+
+static void forward_output(struct agent *a, int *fd, int type)
+{
+	static uint8_t buf[MAX_PAYLOAD];
+	ssize_t n = read(*fd, buf, sizeof(buf));
+
+	if (n > 0)
+		send_frame(a->port, type, buf, (size_t)n);
+	else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+		close_fd(fd);
+}
+
+static void finish_command(struct agent *a)
+{
+	struct command *c = &a->cmd;
+	struct {
+		uint8_t kind, pad[3];
+		int32_t value;
+		uint64_t ns;
+	} __attribute__((packed)) ex = { 0 };
+	_Static_assert(sizeof(ex) == 16, "EXIT payload is 16 bytes");
+
+	close_fd(&c->out);
+	close_fd(&c->err);
+	drop_stdin(c);
+	sync(); /* writes to shared directories reach the host before it hears EXIT */
+	ex.kind = WIFSIGNALED(c->status) ? 1 : 0;
+	ex.value = WIFSIGNALED(c->status) ? WTERMSIG(c->status) : WEXITSTATUS(c->status);
+	ex.ns = c->exit_ns;
+	send_frame(a->port, F_EXIT, &ex, sizeof(ex));
+	*c = (struct command){ .out = -1, .err = -1, .in = -1 };
+}
+
+static void serve(struct agent *a)
+{
+	struct command *c = &a->cmd;
+
+	for (;;) {
+		struct pollfd p[5] = {
+			{ .fd = a->port, .events = c->queued - c->sent < STDIN_LIMIT ? POLLIN : 0 },
+			{ .fd = a->sigfd, .events = POLLIN },
+			{ .fd = c->out, .events = POLLIN },
+			{ .fd = c->err, .events = POLLIN },
+			{ .fd = c->queued > c->sent ? c->in : -1, .events = POLLOUT },
+		};
+		int timeout = -1;
+
+		if (c->exited) {
+			uint64_t since = (boottime_ns() - c->exit_ns) / 1000000;
+
+			if ((c->out < 0 && c->err < 0) || since >= DRAIN_MS) {
+				finish_command(a);
+				continue;
+			}
+			timeout = (int)(DRAIN_MS - since);
+		}
+		if (poll(p, 5, timeout) < 0) {
+			if (errno == EINTR)
+				continue;
+			die("poll: %s", strerror(errno));
+		}
+		if (p[1].revents)
+			reap(a);
+		if (p[2].revents)
+			forward_output(a, &c->out, F_STDOUT);
+		if (p[3].revents)
+			forward_output(a, &c->err, F_STDERR);
+		if (p[4].revents && c->in >= 0)
+			feed_stdin(c);
+		if (p[0].revents)
+			read_port(a);
+	}
+}
+
+int main(void)
+{
+	static struct agent a = { .cmd = { .out = -1, .err = -1, .in = -1 } };
+	sigset_t chld;
+
+	a.init_ns = boottime_ns();
+
+	/* On the console (ttyS0): the host times the kernel's end by this line. */
+	say("started");
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	a.sigfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (a.sigfd < 0)
+		die("signalfd: %s", strerror(errno));
+	strcpy(a.root, "/");
+	mount_basics();
+	load_modules(MODULE_LIST);
+	a.port = open_port(PORT_NAME, PORT_TIMEOUT_MS);
+	if (a.port < 0)
+		die("no virtio-serial port named %s", PORT_NAME);
+	send_ready(&a);
+	serve(&a);
+}

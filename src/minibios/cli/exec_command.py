@@ -1,0 +1,144 @@
+"""`minibios exec`: run a command in a fresh VM; its output and exit status come back.
+
+The exit status is the command's (128+N when signal N killed it). The
+launcher's own failures use codes a command rarely does, each with one line
+on stderr (documented in README.md):
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from minibios.agent.session import AgentMachine
+from minibios.agent.settings import (
+    ROOTFS_CHOICES,
+    AgentNotReady,
+    CommandTimeout,
+    ExecError,
+    ExecInputError,
+    ExecSettings,
+    ShareSpec,
+    VmDied,
+)
+from minibios.cli.options import add_options
+from minibios.errors import InputError, MinibiosError
+from minibios.vm.spec import DEFAULT_QEMU
+
+EXIT_NOT_READY = 123  # the guest agent never reported ready
+EXIT_TIMEOUT = 124  # --timeout passed; the command was killed (as coreutils timeout)
+EXIT_VM_FAILED = 125  # QEMU failed to start or died, or the agent misbehaved
+EXEC_USAGE = (
+    "minibios exec [--kernel K] [--machine pc|q35|microvm] [--cpus N] [--memory M] "
+    "[--firmware F] [--share HOSTDIR[:GUESTDIR][:ro]]... [--rootfs host|initramfs] "
+    "[--env K=V]... [--workdir DIR] [--timeout S] [--time] -- CMD [ARG...]"
+)
+
+
+def add_exec_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = commands.add_parser(
+        "exec", help="run a command in a fresh VM (after `--`)", usage=EXEC_USAGE
+    )
+    add_options(parser, "kernel", "machine", "cpus", "memory", "firmware", "accel", "entry",
+                "qemu", kernel={"help": "bzImage or ELF kernel (default: the cached Debian "
+                                "cloud kernel)"})  # fmt: skip
+    parser.add_argument(
+        "--share",
+        action="append",
+        default=[],
+        metavar="HOSTDIR[:GUESTDIR][:ro]",
+        help="export a host directory (virtiofs), read-write unless :ro; GUESTDIR "
+        "defaults to the same path",
+    )
+    parser.add_argument(
+        "--rootfs",
+        choices=ROOTFS_CHOICES,
+        default="auto",
+        help="host: the host's / read-only under a tmpfs overlay; initramfs: busybox; "
+        "auto (default): host where virtiofs works",
+    )
+    parser.add_argument("--env", action="append", default=[], metavar="K=V")
+    parser.add_argument(
+        "--workdir",
+        help="the command's directory (default: the current one with --rootfs host, / in "
+        "the initramfs)",
+    )
+    parser.add_argument("--timeout", type=float, help="seconds the command may run")
+    parser.add_argument(
+        "--ready-timeout", type=float, default=120.0, help="seconds for the VM to boot (120)"
+    )
+    parser.add_argument("--time", action="store_true", help="print where the time went")
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _env(pairs: list[str]) -> dict[str, str]:
+    env = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ExecInputError(f"bad --env {pair!r} (want NAME=VALUE)")
+        env[key] = value
+    return env
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"minibios: {message}", file=sys.stderr)
+    return code
+
+
+def cmd_exec(args: argparse.Namespace, command: list[str]) -> int:
+    if not command:
+        raise ExecInputError("no command: put it after `--` (minibios exec -- CMD [ARG...])")
+    if args.timeout is not None and args.timeout <= 0:
+        raise ExecInputError("--timeout must be positive")
+    settings = ExecSettings(
+        kernel=Path(args.kernel) if args.kernel else None,
+        machine=args.machine,
+        cpus=args.cpus,
+        memory=args.memory,
+        firmware=args.firmware,
+        accel=args.accel,
+        rootfs=args.rootfs,
+        shares=tuple(ShareSpec.parse(s) for s in args.share),
+        ready_timeout=args.ready_timeout,
+        entry=args.entry,
+        qemu=args.qemu or DEFAULT_QEMU,  # --qemu's default is None (cli/options.py)
+    )
+    env = _env(args.env)
+    if settings.kernel is not None and not settings.kernel.is_file():
+        raise ExecInputError(f"kernel not found: {settings.kernel}")
+    stdout, stderr = sys.stdout.fileno(), sys.stderr.fileno()
+    sys.stdout.flush()
+    try:
+        with AgentMachine(settings) as vm:
+            for note in vm.notes:
+                print(f"minibios: {note}", file=sys.stderr)
+            result = vm.run(
+                command,
+                stdin_fd=sys.stdin.fileno(),
+                timeout=args.timeout,
+                env=env,
+                cwd=args.workdir,
+                on_stdout=lambda data: _write_all(stdout, data),
+                on_stderr=lambda data: _write_all(stderr, data),
+            )
+            timings = result.timings
+    except CommandTimeout as exc:
+        return _fail(f"error: {exc}", EXIT_TIMEOUT)
+    except AgentNotReady as exc:
+        return _fail(f"error: {exc}", EXIT_NOT_READY)
+    except (VmDied, ExecError) as exc:
+        return _fail(f"error: {exc}", EXIT_VM_FAILED)
+    except InputError:
+        raise  # bad input, found before QEMU ran: the CLI's exit 2
+    except MinibiosError as exc:  # e.g. QEMU's own complaint about the configuration
+        return _fail(f"error: {exc}", EXIT_VM_FAILED)
+    if args.time:
+        print(timings.render(), file=sys.stderr)
+    return result.shell_status
