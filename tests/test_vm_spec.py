@@ -36,7 +36,7 @@ def test_common_arguments() -> None:
         ("-display", "none"),
         ("-monitor", "none"),
         ("-M", "q35"),
-        ("-accel", "tcg"),
+        ("-accel", "tcg,tb-size=24"),  # the slim translation cache (bench-memory)
         ("-m", "256M"),
         ("-smp", "2"),
         ("-chardev", "stdio,id=con,signal=off"),

@@ -17,8 +17,10 @@ from minibios.bench.plot import check_plot_path, render_svg, write_plot
 from minibios.bench.probe import BenchFirmware
 from minibios.bench.runner import BenchPlan, run_bench, stderr_progress, write_json
 from minibios.bench.table import render
+from minibios.cli.bench_memory import add_memory_command, run_memory_command
 from minibios.cli.demo import demo_plan
 from minibios.cli.exec_command import add_exec_parser, cmd_exec
+from minibios.cli.install import INSTALL_COMMANDS, add_install_commands, run_install_command
 from minibios.cli.options import BOOT_OPTIONS, add_options, vm_spec
 from minibios.cli.report_format import format_report, format_timing
 from minibios.errors import InputError, MinibiosError
@@ -29,6 +31,7 @@ from minibios.images.entry import EntryChoice, choose_entry
 from minibios.images.initramfs import InitramfsSpec, build_initramfs
 from minibios.vm.machine import Machine, VmEnd
 from minibios.vm.preflight import check_file, preflight
+from minibios.vm.qemu_binary import choose_qemu
 from minibios.vm.runtime_dir import placeholder_runtime_dir
 from minibios.vm.session import BootOutcome, boot
 from minibios.vm.spec import VmSpec
@@ -111,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench_exec.add_argument("--rootfs", default="initramfs", choices=("host", "initramfs"))
     commands.add_parser("rom", help="print the ROM path (rebuilding it if stale)")
     commands.add_parser("build", help="rebuild the ROM (make -C firmware)")
+    add_install_commands(commands)  # install, uninstall: see cli/install.py
+    add_memory_command(commands)  # bench-memory: see cli/bench_memory.py
     return parser
 
 
@@ -149,6 +154,7 @@ def _boot_and_report(spec: VmSpec, args: argparse.Namespace, stream: bool, demo:
         # The QMP socket's dir is made as QEMU starts: show where it would be.
         _show_command(spec, placeholder_runtime_dir() / "qmp.sock")
         return 0
+    print(f"minibios: {choose_qemu(spec.machine, spec.accel, args.qemu).describe()}")
     if spec.tsc_khz is not None:
         print(
             f"minibios: {spec.machine} under {spec.accel}: the kernel has nothing to "
@@ -277,6 +283,10 @@ def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:
         return _cmd_bench(args)
     if args.command == "bench-parallel":
         return _cmd_bench_parallel(args)
+    if args.command == "bench-memory":
+        return run_memory_command(args, stderr_progress)
+    if args.command in INSTALL_COMMANDS:
+        return run_install_command(args)
     if args.command == "rom":
         print(rom.rom_path())
         return 0

@@ -23,6 +23,7 @@ from minibios.agent.settings import (
 )
 from minibios.cli.options import add_options
 from minibios.errors import InputError, MinibiosError
+from minibios.vm.spec import DEFAULT_QEMU
 
 EXIT_NOT_READY = 123  # the guest agent never reported ready
 EXIT_TIMEOUT = 124  # --timeout passed; the command was killed (as coreutils timeout)
@@ -107,7 +108,7 @@ def cmd_exec(args: argparse.Namespace, command: list[str]) -> int:
         shares=tuple(ShareSpec.parse(s) for s in args.share),
         ready_timeout=args.ready_timeout,
         entry=args.entry,
-        qemu=args.qemu,
+        qemu=args.qemu or DEFAULT_QEMU,  # --qemu's default is None (cli/options.py)
     )
     env = _env(args.env)
     if settings.kernel is not None and not settings.kernel.is_file():

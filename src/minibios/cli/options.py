@@ -13,7 +13,8 @@ from minibios.firmware.choice import BOOT_PROTOCOLS, resolve_firmware
 from minibios.images.entry import ENTRY_MODES, Entry
 from minibios.sizes import parse_memory
 from minibios.vm.accel import ACCEL_CHOICES, choose_accel
-from minibios.vm.spec import DEFAULT_MICROVM_ACPI, DEFAULT_QEMU, VmSpec
+from minibios.vm.qemu_binary import choose_qemu
+from minibios.vm.spec import DEFAULT_MICROVM_ACPI, VmSpec
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,13 @@ OPTIONS: Mapping[str, Option] = MappingProxyType(
                 "help": "seconds before the VM is stopped (default %(default)g)",
             },
         ),
-        "qemu": Option(("--qemu",), {"default": DEFAULT_QEMU, "help": argparse.SUPPRESS}),
+        "qemu": Option(
+            ("--qemu",),
+            {
+                "help": "the QEMU binary to run (default: qemu-system-x86_64, or its "
+                "microvm-only build for --machine microvm under KVM)",
+            },
+        ),
         "show_command": Option(
             ("--show-command",),
             {
@@ -134,15 +141,17 @@ def vm_spec(args: argparse.Namespace, **given: Any) -> VmSpec:
     """
     options = vars(args)
     machine = given.get("machine", options.get("machine", "pc"))
+    accel = given.get("accel", choose_accel(options.get("accel", "auto")))
     fields: dict[str, Any] = {
         "machine": machine,
         "cpus": options.get("cpus", 1),
         "memory": parse_memory(options.get("memory", "512M")),
-        "accel": choose_accel(options.get("accel", "auto")),
+        "accel": accel,
         "microvm_acpi": options.get("microvm_acpi", DEFAULT_MICROVM_ACPI),
         "append": options.get("append"),
         "boot_protocol": options.get("protocol"),
-        "qemu": options.get("qemu", DEFAULT_QEMU),
+        # The microvm-only build under KVM, else the full one (vm/qemu_binary.py).
+        "qemu": choose_qemu(str(machine), str(accel), options.get("qemu")).path,
     }
     if options.get("initrd") is not None:
         fields["initrd"] = Path(options["initrd"])

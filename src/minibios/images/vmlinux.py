@@ -30,6 +30,7 @@ import lz4.block
 import zstandard
 
 from minibios.errors import InputError
+from minibios.images.elf_trim import trim_zero_tails
 from minibios.images.kernel_image import BzImage, ElfKernel, KernelImageError, parse_kernel
 
 log = logging.getLogger(__name__)
@@ -169,13 +170,16 @@ def extract_vmlinux(bzimage: Path, cache: Path) -> Vmlinux:
     if not isinstance(image, BzImage):
         raise VmlinuxError(f"{bzimage} is not a bzImage")
     digest = hashlib.sha256(data).hexdigest()[:32]
-    out = cache / "vmlinux" / f"{digest}.elf"
+    # "-trimmed": zero tails cut from p_filesz (elf_trim.py); older cache
+    # entries, made without, are left for older checkouts.
+    out = cache / "vmlinux" / f"{digest}-trimmed.elf"
     meta = out.with_suffix(".compression")
     log.info("vmlinux of %s: %s (%s)", bzimage, out, "cached" if out.exists() else "unpacking")
     if out.exists() and meta.exists():
         return Vmlinux(out, meta.read_text().strip(), pvh_entry(out.read_bytes(), out))
     compression, vmlinux = decompress_payload(payload_of(image, data))
     entry = pvh_entry(vmlinux, bzimage)
+    vmlinux = trim_zero_tails(vmlinux)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_suffix(f".{os.getpid()}.partial")
     partial.write_bytes(vmlinux)

@@ -1,0 +1,72 @@
+"""`minibios bench-memory`: argparse glue for minibios.bench.memory, booting the demo."""
+
+import argparse
+from pathlib import Path
+
+from minibios.bench.memory import (
+    MemoryBenchError,
+    MemoryPlan,
+    Progress,
+    render_memory,
+    run_memory_bench,
+    write_json,
+)
+from minibios.cli.demo import demo_plan
+from minibios.firmware.choice import resolve_firmware
+from minibios.sizes import parse_memory
+from minibios.vm.qemu_binary import choose_qemu
+from minibios.vm.spec import VmSpec
+
+
+def demo_config(machine: str, firmware: str, memory: str) -> VmSpec:
+    """The demo's VM (cloud kernel, report initramfs, PVH where it can) under TCG."""
+    base = VmSpec(
+        machine=machine,
+        memory=parse_memory(memory),
+        accel="tcg",
+        firmware=resolve_firmware(firmware, machine),
+        qemu=choose_qemu(machine, "tcg").path,
+    )
+    return demo_plan(base).spec
+
+
+def _csv(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def add_memory_command(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = commands.add_parser(
+        "bench-memory", help="QEMU's peak RSS and PSS per VM (TCG), interleaved, medians"
+    )
+    parser.add_argument("--machine", default="pc,q35,microvm", help="comma-separated")
+    parser.add_argument("--firmware", default="minibios,seabios,qboot", help="comma-separated")
+    parser.add_argument(
+        "--tb-size",
+        default="0",
+        help="comma-separated TCG translation cache sizes in MiB; 0 = QEMU's default (0)",
+    )
+    parser.add_argument("--memory", default="512M", help="guest RAM (default 512M)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per configuration (3)")
+    parser.add_argument("--json", type=Path, help="write every run here")
+
+
+def run_memory_command(args: argparse.Namespace, progress: Progress) -> int:
+    try:
+        tb_sizes = tuple(int(t) for t in _csv(args.tb_size))
+    except ValueError as exc:
+        raise MemoryBenchError(f"--tb-size takes MiB numbers: {args.tb_size!r}") from exc
+    if not tb_sizes or any(t < 0 for t in tb_sizes):
+        raise MemoryBenchError(f"--tb-size takes MiB numbers >= 0: {args.tb_size!r}")
+    plan = MemoryPlan(
+        machines=_csv(args.machine),
+        firmwares=_csv(args.firmware),
+        tb_sizes=tb_sizes,
+        memory=args.memory,
+        runs=args.runs,
+    )
+    runs = run_memory_bench(plan, demo_config, progress)
+    print(render_memory(plan, runs))
+    if args.json:
+        write_json(args.json, plan, runs)
+        print(f"minibios: every run in {args.json}")
+    return 0 if all(r.ok for r in runs) else 1
