@@ -7,6 +7,7 @@
 #include "fw_cfg.h"
 #include "io.h"
 #include "scratch.h"
+#include "signature.h"
 #include "string.h"
 #include "table_loader.h"
 #include "tables_memory.h"
@@ -65,7 +66,8 @@ u32 acpi_setup(void)
 	tl.blobs = scratch_alloc(tl.max_blobs * sizeof(*tl.blobs));
 	table_loader_run(&tl, script, size);
 	rsdp = table_loader_find(&tl, "etc/acpi/rsdp");
-	if (!rsdp || rsdp->size < 20 || memcmp(rsdp->data, RSDP_SIGNATURE, 8)) {
+	if (!rsdp || rsdp->size < 20 || !sig_is(rsdp->data, SIG_RSDP_LO) ||
+	    !sig_is((const u8 *)rsdp->data + 4, SIG_RSDP_HI)) {
 		warn("ACPI: QEMU's tables have no RSDP");
 		return 0;
 	}

@@ -11,6 +11,7 @@
 #include "mptable.h"
 #include "pci_irq.h"
 #include "platform.h"
+#include "signature.h"
 #include "string.h"
 #include "tables_memory.h"
 
@@ -173,11 +174,11 @@ u32 mptable_build(u8 *buf, u32 room, u32 addr, const struct mp_config *cfg)
 	};
 	hdr->checksum = (u8)-checksum8(hdr, hdr->length);
 	*fp = (struct mp_floating){
-		.signature = "_MP_",
 		.config = addr + sizeof(*fp),
 		.length = 1,
 		.revision = MP_SPEC_REV,
 	};
+	sig_put(fp->signature, SIG_MP);
 	fp->checksum = (u8)-checksum8(fp, sizeof(*fp));
 	return b.used;
 }

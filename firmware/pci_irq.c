@@ -9,6 +9,7 @@
 #include "checksum.h"
 #include "mptable.h"
 #include "pci_irq.h"
+#include "signature.h"
 #include "string.h"
 #include "tables_memory.h"
 
@@ -74,7 +75,7 @@ u32 pir_build(u8 *buf, u32 room, enum chipset chipset)
 	if (chipset == CHIPSET_NONE || room < size)
 		return 0;
 	memset(buf, 0, size);
-	memcpy(hdr->signature, "$PIR", 4);
+	sig_put(hdr->signature, SIG_PIR);
 	hdr->version = PIR_VERSION;
 	hdr->size = (u16)size;
 	hdr->router_devfn = q35 ? ICH9_LPC_DEVFN : PIIX3_ISA_DEVFN;
@@ -105,7 +106,7 @@ void pir_setup(void)
 		return;
 	buf = fseg_alloc(PIR_SIZE, 16);
 	if (!buf || !pir_build(buf, PIR_SIZE, platform.chipset))
-		warn("$PIR table: no room in the F segment");
+		warn("PCI IRQ routing table: no room in the F segment");
 }
 
 void pci_mp_irqs(struct mp_config *cfg)

@@ -6,6 +6,7 @@
 #include "checksum.h"
 #include "console.h"
 #include "fw_cfg.h"
+#include "signature.h"
 #include "smbios.h"
 #include "string.h"
 #include "tables_memory.h"
@@ -87,7 +88,7 @@ static u16 get16(const u8 *p)
 bool smbios_patch_entry(u8 *entry, u32 entry_size, u32 addr, u32 len, u16 added,
 			u16 max_struct)
 {
-	if (entry_size >= 0x1f && !memcmp(entry, "_SM_", 4) && entry[5] == 0x1f) {
+	if (entry_size >= 0x1f && sig_is(entry, SIG_SM) && entry[5] == 0x1f) {
 		if (len > 0xffff)
 			return false;
 		put16(entry + 0x08, MAX(get16(entry + 0x08), max_struct));
@@ -100,7 +101,8 @@ bool smbios_patch_entry(u8 *entry, u32 entry_size, u32 addr, u32 len, u16 added,
 		entry[0x04] = (u8)-checksum8(entry, 0x1f);
 		return true;
 	}
-	if (entry_size >= 0x18 && !memcmp(entry, "_SM3_", 5) && entry[6] == 0x18) {
+	if (entry_size >= 0x18 && sig_is(entry, SIG_SM3) &&
+	    entry[4] == '_' && entry[6] == 0x18) {
 		put32(entry + 0x0c, len);
 		put32(entry + 0x10, addr);
 		put32(entry + 0x14, 0); /* high half of the 64-bit address */

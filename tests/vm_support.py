@@ -142,3 +142,24 @@ def image_machine(
         "append": BOOT_APPEND,
     }
     return make_machine(firmware, extra_args=("-name", marker, *extra_args), **(defaults | fields))
+
+
+MULTIBOOT_SOURCE = Path(__file__).parent / "data" / "multiboot.S"
+# The multiboot test kernel at 1 MiB like most kernels; or low, spanning QEMU's boot
+# information blocks at 0x9000/0x9500, as kvm-unit-tests' realmode test (0x8000-0xda30) does.
+LINK_ADDRESSES = {"high": 0x100000, "low": 0x8000}
+
+
+def build_multiboot_kernel(out: Path, address: int) -> Path:
+    """tests/data/multiboot.S linked at `address`."""
+    subprocess.run(
+        [
+            *("gcc", "-m32", "-nostdlib", "-static", f"-Wl,-Ttext={address:#x}"),
+            # -n: no loadable ELF headers (they would land below the text, in the ROM's
+            # segment for a kernel at 1 MiB).
+            *("-Wl,-n", "-Wl,--no-warn-rwx-segments", "-Wl,--build-id=none"),
+            *("-o", str(out), str(MULTIBOOT_SOURCE)),
+        ],
+        check=True,
+    )
+    return out

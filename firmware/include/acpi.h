@@ -3,7 +3,6 @@
 
 #include "types.h"
 
-#define RSDP_SIGNATURE "RSD PTR "
 
 /* Install QEMU's ACPI tables; the RSDP's address, or 0 if QEMU has none. */
 u32 acpi_setup(void);
