@@ -29,6 +29,7 @@ void firmware_main(void)
 	platform_init();
 	fw_cfg_init();
 	step_marks = fw_cfg_dir_find(fw_cfg_directory(), STEP_MARKS_FILE) != NULL;
+	milestones_init(step_marks);
 	step_done(STEP_FW_CFG);
 	/* QEMU builds its ACPI tables when they are first read: the chipset
 	 * state they describe must be final by then. */

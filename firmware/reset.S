@@ -4,7 +4,6 @@
  * and calls firmware_main on a stack in low RAM.
  */
 #include "cpu.h"
-#include "debugport.h"
 #include "layout.h"
 
 	.section .text16, "ax"
@@ -12,8 +11,6 @@
 start16:
 	cli
 	cld
-	movb $MILESTONE_FIRMWARE_START, %al
-	outb %al, $DEBUG_PORT
 	addr32 lgdtl %cs:OFF(gdt_desc)
 	movl %cr0, %eax
 	andl $~(CR0_CD | CR0_NW), %eax

@@ -182,6 +182,7 @@ def milestone_args(path: Path) -> list[str]:
     return [
         "-chardev", f"file,id=milestones,path={path}",
         "-device", f"isa-debugcon,iobase={MILESTONE_PORT},chardev=milestones",
+        "-fw_cfg", "name=opt/minibios/milestones,string=1",  # they are off unless asked
     ]  # fmt: skip
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from minibios.bench.probe import MILESTONE_PORT, STEP_MARKS_FILE
+from minibios.bench.probe import MILESTONE_PORT, MILESTONES_FILE, STEP_MARKS_FILE
 from minibios.bench.runner import STEPS
 
 HEADER = Path(__file__).resolve().parents[1] / "firmware" / "include" / "debugport.h"
@@ -73,6 +73,7 @@ def test_port_and_fw_cfg_file_match_the_header() -> None:
     found = defines(HEADER.read_text())
     assert c_int(found["DEBUG_PORT"]) == MILESTONE_PORT
     assert found["STEP_MARKS_FILE"] == f'"{STEP_MARKS_FILE}"'
+    assert found["MILESTONES_FILE"] == f'"{MILESTONES_FILE}"'
 
 
 @pytest.mark.parametrize("drop", [0x13, 4])

@@ -9,7 +9,9 @@ QEMU's exit close the boot.
 A timing run carries nothing else. A counting run adds -icount with
 record/replay (so QMP's query-replay gives the guest instruction count),
 QEMU's trace of every device access and fw_cfg select, and a debug console
-on port 0xf4 where minibios writes its milestones. A step run (minibios
+on port 0xf4 where minibios writes its milestones (asked for through fw_cfg:
+by default it writes none, since kvm-unit-tests and others put isa-debug-exit
+on that port). A step run (minibios
 only) asks the firmware, through fw_cfg, to mark the end of each of its
 steps on that port too, and traces only those writes.
 """
@@ -49,6 +51,7 @@ SETUP_ENTRY = 0x10200  # 16-bit protocol: setup code at 0x1020:0000 (QEMU puts i
 KERNEL_ENTRIES = (0x100000, 0x100200, 0x1000000, 0x1000200)
 MILESTONE_PORT = 0xF4
 STEP_MARKS_FILE = "opt/minibios/step-marks"  # firmware/include/debugport.h
+MILESTONES_FILE = "opt/minibios/milestones"  # ditto: the milestones only when asked
 RIP_HEX = slice(16 * 16, 17 * 16)  # 'g' reply: 16 64-bit GPRs, then rip (x86-64 layout)
 _VMHWM_RE = re.compile(r"^VmHWM:\s+(\d+) kB", re.MULTILINE)
 log = logging.getLogger(__name__)
@@ -239,6 +242,8 @@ def _traced_boot(
         "-chardev", "null,id=minibios-milestones",
         "-device", f"isa-debugcon,iobase={MILESTONE_PORT:#x},chardev=minibios-milestones",
     ]  # fmt: skip
+    if FirmwareSpec.parse(firmware).name == "minibios":
+        args += ["-fw_cfg", f"name={MILESTONES_FILE},string=1"]
     if record:
         args += ["-icount", f"shift=0,sleep=off,rr=record,rrfile={workdir / 'replay.bin'}"]
     for event in trace_events:

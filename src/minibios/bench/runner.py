@@ -70,9 +70,10 @@ METHOD = {
     "steps": "minibios only: one more run after each timing run, with fw_cfg's "
     "opt/minibios/step-marks asking it to mark the end of each step on port 0xf4 "
     "(QEMU's trace timestamps the writes); the time from one mark to the next",
-    "milestones": "minibios writes 1 (entry), 2 (kernel load starts), then 3 (jump into a "
-    "bzImage) or 4 (jump into a PVH kernel) to port 0xf4 (firmware/include/debugport.h); "
-    "seen through isa-debugcon in the counting run, in ms after reset release",
+    "milestones": "minibios writes 1 (fw_cfg found), 2 (kernel load starts), then 3 (jump "
+    "into a bzImage) or 4 (jump into a PVH kernel) to port 0xf4 "
+    "(firmware/include/debugport.h) when fw_cfg's opt/minibios/milestones asks (the counting "
+    "run does); seen through isa-debugcon, in ms after reset release",
 }
 
 
