@@ -1,7 +1,10 @@
 /*
- * Real-mode state for the Linux setup code: every interrupt vector points
- * into the ROM's 16-bit handlers, the BIOS data area says where COM1 is and
- * how much conventional memory there is, and int 15h knows the memory map.
+ * Real-mode state every kernel finds, whatever way it was entered: every
+ * interrupt vector points into the ROM's 16-bit handlers, the BIOS data area
+ * says where COM1, the EBDA and the end of conventional memory are, and
+ * int 15h knows the memory map. Linux's 16-bit setup code calls these;
+ * multiboot kernels such as Xen and kvm-unit-tests read the BDA and make
+ * their own real-mode BIOS calls from a trampoline.
  */
 #include "bios.h"
 #include "e820.h"
@@ -10,9 +13,11 @@
 #include "string.h"
 
 #define BDA_COM1 0x00
+#define BDA_EBDA_SEG 0x0e
 #define BDA_EQUIPMENT 0x10
 #define BDA_BASE_MEM_KB 0x13
 #define EQUIPMENT_ONE_SERIAL (1 << 9)
+#define EBDA_SIZE (LOW_RAM_END - EBDA_BASE)
 
 struct bios_memory bios_memory;
 
@@ -41,6 +46,7 @@ void bios_init(void)
 {
 	u32 *ivt = phys_ptr(0);
 	u8 *bda = phys_ptr(BDA_BASE);
+	u8 *ebda = phys_ptr(EBDA_BASE);
 	static const struct {
 		u8 vector;
 		const char *handler;
@@ -56,8 +62,12 @@ void bios_init(void)
 
 	memset(bda, 0, 0x100);
 	*(u16 *)(bda + BDA_COM1) = 0x3f8;
+	*(u16 *)(bda + BDA_EBDA_SEG) = EBDA_BASE >> 4;
 	*(u16 *)(bda + BDA_EQUIPMENT) = EQUIPMENT_ONE_SERIAL;
-	*(u16 *)(bda + BDA_BASE_MEM_KB) = LOW_RAM_END >> 10;
+	*(u16 *)(bda + BDA_BASE_MEM_KB) = BASE_MEM_KB;
+	/* An empty EBDA: its first byte is its size in KiB. Nothing in it to scan. */
+	memset(ebda, 0, EBDA_SIZE);
+	ebda[0] = EBDA_SIZE >> 10;
 
 	bios_memory = bios_memory_from(e820_ram_end(&e820, 1 * MiB));
 }

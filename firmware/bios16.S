@@ -58,7 +58,7 @@ int11_handler:
 
 	.globl int12_handler
 int12_handler:
-	movw $(LOW_RAM_END >> 10), %ax
+	movw $BASE_MEM_KB, %ax
 	iret
 
 	/* Keyboard: no keyboard, but a prompt should move on: answer space. */

@@ -60,6 +60,8 @@ void linux_boot(u64 rsdp)
 	 * or an ELF kernel with a PVH note that it also loaded. */
 	u32 entry = fw_cfg_read32(FW_CFG_KERNEL_ENTRY);
 
+	/* The same real-mode state for every kernel, however it is entered. */
+	bios_init();
 	if (entry && multiboot_requested())
 		multiboot_boot(entry);
 	if (entry)
@@ -91,7 +93,6 @@ void linux_boot(u64 rsdp)
 
 	if (protocol == LINUX_BOOT_16) {
 		linux_patch_header(hdr, &img, LINUX_CMDLINE_ADDR);
-		bios_init();
 		milestone(MILESTONE_KERNEL_ENTRY);
 		enter_real_mode(LINUX_SETUP_ADDR >> 4, SETUP_STACK_TOP,
 				(LINUX_SETUP_ADDR >> 4) + 0x20);

@@ -1,9 +1,9 @@
 /*
  * The machine's memory map: QEMU's etc/e820 lists RAM from address 0; the
- * firmware cuts out the VGA/option-ROM hole and reserves its own segment,
- * its ROM's mapping below 4 GiB and the MMCONFIG window it opened (ACPI
- * describes that too, but a kernel without ACPI uses MMCONFIG only where
- * e820 reserves it).
+ * firmware cuts out the VGA/option-ROM hole and reserves the EBDA, its own
+ * segment, its ROM's mapping below 4 GiB and the MMCONFIG window it opened
+ * (ACPI describes that too, but a kernel without ACPI uses MMCONFIG only
+ * where e820 reserves it).
  */
 #include "console.h"
 #include "e820.h"
@@ -31,6 +31,7 @@ void e820_init(void)
 
 		set_or_die(q[i].addr, end < q[i].addr ? ~0ull : end, q[i].type);
 	}
+	set_or_die(EBDA_BASE, LOW_RAM_END, E820_RESERVED);
 	set_or_die(LOW_RAM_END, ROM_BASE, E820_HOLE);
 	set_or_die(ROM_BASE, 1 * MiB, E820_RESERVED);
 	/* The ROM's own mapping below 4 GiB: no BAR may be placed there. */

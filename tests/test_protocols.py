@@ -38,9 +38,10 @@ def boot(machine: str, protocol: int | str, images: BootImages, marker: str) -> 
 
 
 def outside_bios_area(report: GuestReport) -> tuple:
-    """The map without 640 KiB-1 MiB: a PVH kernel reserves that whole area itself
-    (the firmware hands it the same map: only its 0xf0000 entry gets absorbed)."""
-    return tuple(e for e in report.memmap if e.end < 0xA0000 or e.start >= 0x100000)
+    """The map without the EBDA (0x9fc00) to 1 MiB: a PVH kernel reserves that whole area
+    itself (the firmware hands it the same map: only its EBDA and 0xf0000 entries get
+    absorbed)."""
+    return tuple(e for e in report.memmap if e.end < 0x9FC00 or e.start >= 0x100000)
 
 
 @pytest.mark.boot

@@ -13,7 +13,8 @@ struct bios_memory {
 
 extern struct bios_memory bios_memory;
 
-/* Interrupt vectors, BIOS data area and the memory answers, from e820. */
+/* Interrupt vectors, BIOS data area, EBDA and the memory answers, from e820;
+ * for every kernel, before it is loaded (a kernel loaded over them wins). */
 void bios_init(void);
 /* Pure: the int 15h 88h/E801h answers for a RAM region [1 MiB, end). */
 struct bios_memory bios_memory_from(u64 ext_end);

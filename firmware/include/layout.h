@@ -18,6 +18,8 @@
 #define LINUX_CMDLINE_MAX 0x10000
 #define SCRATCH_BASE 0x30000    /* fw_cfg directory, files the firmware parses */
 #define SCRATCH_END 0x90000
+#define EBDA_BASE 0x9fc00      /* extended BIOS data area: 1 KiB, reserved in e820 */
 #define LOW_RAM_END 0xa0000     /* conventional memory ends at the VGA hole */
+#define BASE_MEM_KB (EBDA_BASE >> 10) /* what the BDA and int 12h report: 639 */
 
 #endif
