@@ -4,6 +4,7 @@
 #include "e820.h"
 #include "fw_cfg.h"
 #include "io.h"
+#include "layout.h"
 #include "multiboot.h"
 #include "string.h"
 
@@ -14,6 +15,11 @@ struct multiboot_mmap_entry {
 	u64 len;
 	u32 type;
 } __packed;
+_Static_assert(sizeof(struct multiboot_mmap_entry) == 24, "multiboot mmap entry");
+
+/* Free low memory when QEMU's spot is taken: below the firmware's stack in
+ * use, and the top of the scratch area (done with by now). */
+static const u32 block_spots[] = { MULTIBOOT_QEMU_BASE, 0x1000, SCRATCH_END - 0x1000 };
 
 bool multiboot_requested(void)
 {
@@ -23,38 +29,73 @@ bool multiboot_requested(void)
 	       fw_cfg_dir_find(dir, "genroms/multiboot.bin");
 }
 
-void multiboot_fill_mmap(u32 mbi, const struct e820_map *map)
+u32 multiboot_block_base(u32 kernel, u32 kernel_size)
 {
-	u8 *info = phys_ptr(mbi);
-	u32 flags, mmap_addr, length;
-	struct multiboot_mmap_entry *entry;
+	u64 kernel_end = (u64)kernel + kernel_size;
 
+	for (u32 i = 0; i < ARRAY_SIZE(block_spots); i++) {
+		u32 spot = block_spots[i];
+
+		if (!kernel_size || spot + MULTIBOOT_BLOCK_SIZE <= kernel || spot >= kernel_end)
+			return spot;
+	}
+	return 0;
+}
+
+u32 multiboot_mem_upper_kb(const struct e820_map *map)
+{
+	u64 end = MIN(e820_ram_end(map, 1 * MiB), 4 * GiB);
+
+	return end > 1 * MiB ? (u32)((end - 1 * MiB) >> 10) : 0;
+}
+
+u32 multiboot_write_info(u32 base, const u8 *qemu_info, u32 info_size,
+			 const struct e820_map *map, u32 mem_lower_kb)
+{
+	struct multiboot_mmap_entry *entry = phys_ptr(base);
+	u32 mbi = base + MULTIBOOT_MMAP_ROOM;
+	u8 *info = phys_ptr(mbi);
+	u32 flags, v, count = MIN(map->count, MULTIBOOT_MMAP_ROOM / sizeof(*entry));
+
+	memset(info, 0, MBI_SIZE);
+	memcpy(info, qemu_info, MIN(info_size, (u32)MBI_SIZE));
 	memcpy(&flags, info + MBI_FLAGS, 4);
-	if (!(flags & MULTIBOOT_INFO_MMAP))
-		return;
-	memcpy(&mmap_addr, info + MBI_MMAP_ADDR, 4);
-	entry = phys_ptr(mmap_addr);
-	for (u32 i = 0; i < map->count; i++)
-		entry[i] = (struct multiboot_mmap_entry){ sizeof(entry[i]) - 4, map->entry[i].addr,
-							  map->entry[i].size, map->entry[i].type };
-	length = map->count * sizeof(*entry);
-	memcpy(info + MBI_MMAP_LENGTH, &length, 4);
+	if (flags & MULTIBOOT_INFO_MEMORY) {
+		memcpy(info + MBI_MEM_LOWER, &mem_lower_kb, 4);
+		v = multiboot_mem_upper_kb(map);
+		memcpy(info + MBI_MEM_UPPER, &v, 4);
+	}
+	if (flags & MULTIBOOT_INFO_MMAP) {
+		for (u32 i = 0; i < count; i++)
+			entry[i] = (struct multiboot_mmap_entry){ sizeof(entry[i]) - 4,
+								  map->entry[i].addr,
+								  map->entry[i].size,
+								  map->entry[i].type };
+		v = count * sizeof(*entry);
+		memcpy(info + MBI_MMAP_LENGTH, &v, 4);
+		memcpy(info + MBI_MMAP_ADDR, &base, 4);
+	}
+	return mbi;
 }
 
 void multiboot_boot(u32 entry)
 {
 	u32 kernel = fw_cfg_read32(FW_CFG_KERNEL_ADDR);
 	u32 kernel_size = fw_cfg_read32(FW_CFG_KERNEL_SIZE);
-	u32 mbi = fw_cfg_read32(FW_CFG_INITRD_ADDR);
-	u32 mbi_size = fw_cfg_read32(FW_CFG_INITRD_SIZE);
-	u64 ram_end = e820_ram_end(&e820, 1 * MiB);
+	u32 info_size = fw_cfg_read32(FW_CFG_INITRD_SIZE);
+	u8 qemu_info[MBI_SIZE] = { 0 };
+	u32 base, mbi;
 
-	if ((u64)kernel + kernel_size > ram_end || (u64)mbi + mbi_size > ram_end)
+	/* In one RAM region: never over the EBDA, the ROM or the tables. */
+	if ((u64)kernel + kernel_size > e820_ram_end(&e820, kernel))
 		fatal("multiboot image does not fit in RAM");
+	base = multiboot_block_base(kernel, kernel_size);
+	if (!base)
+		fatal("multiboot image leaves no room for the boot information");
+	fw_cfg_read(FW_CFG_INITRD_DATA, qemu_info, MIN(info_size, (u32)MBI_SIZE));
 	milestone(MILESTONE_LOAD_KERNEL);
 	fw_cfg_read(FW_CFG_KERNEL_DATA, phys_ptr(kernel), kernel_size);
-	fw_cfg_read(FW_CFG_INITRD_DATA, phys_ptr(mbi), mbi_size);
-	multiboot_fill_mmap(mbi, &e820);
+	mbi = multiboot_write_info(base, qemu_info, info_size, &e820, BASE_MEM_KB);
 	milestone(MILESTONE_KERNEL_ENTRY);
 	enter_flat32(entry, MULTIBOOT_BOOTLOADER_MAGIC, mbi, 0);
 }

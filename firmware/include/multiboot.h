@@ -1,9 +1,14 @@
 /*
  * Multiboot (v1) kernels through QEMU's own multiboot loader: QEMU parses
- * the image, builds the boot information and hands both over in fw_cfg
- * (KERNEL_*, and the information as INITRD_*), expecting firmware to copy
- * them into place, add the memory map and jump in with EAX = 0x2badb002
- * and EBX at the information.
+ * the image and hands over in fw_cfg the kernel with its modules, their
+ * command lines and module list (KERNEL_*, one blob for its load address)
+ * and the 88-byte boot information (INITRD_*). Like QEMU's multiboot option
+ * ROM, the firmware adds mem_lower/mem_upper and the memory map, then jumps
+ * in with EAX = 0x2badb002 and EBX at the information.
+ *
+ * QEMU means the map for 0x9000 and the information for 0x9500; a kernel
+ * loaded over those addresses (kvm-unit-tests' realmode test spans
+ * 0x8000-0xda30) gets them somewhere clear of its image instead.
  */
 #ifndef MINIBIOS_MULTIBOOT_H
 #define MINIBIOS_MULTIBOOT_H
@@ -11,17 +16,38 @@
 #include "types.h"
 
 #define MULTIBOOT_BOOTLOADER_MAGIC 0x2badb002
+#define MULTIBOOT_INFO_MEMORY (1 << 0)
 #define MULTIBOOT_INFO_MMAP (1 << 6)
 #define MBI_FLAGS 0
+#define MBI_MEM_LOWER 4
+#define MBI_MEM_UPPER 8
 #define MBI_MMAP_LENGTH 44
 #define MBI_MMAP_ADDR 48
+#define MBI_SIZE 88 /* the information as QEMU builds it */
+
+#define MULTIBOOT_QEMU_BASE 0x9000   /* QEMU's map address; the information follows */
+#define MULTIBOOT_MMAP_ROOM 0x500    /* QEMU's room for the map: 53 entries */
+#define MULTIBOOT_BLOCK_SIZE (MULTIBOOT_MMAP_ROOM + MBI_SIZE)
 
 struct e820_map;
 
 /* QEMU asked for its multiboot option ROM: the kernel is a multiboot image. */
 bool multiboot_requested(void);
-/* Write the e820 map into the boot information at mbi, if it wants one. Pure. */
-void multiboot_fill_mmap(u32 mbi, const struct e820_map *map);
+/*
+ * Where the map and information go: QEMU's 0x9000 unless the kernel's image
+ * [kernel, kernel + size) covers part of it, else the first of a few free
+ * low-memory spots clear of it; 0 when none is. Pure.
+ */
+u32 multiboot_block_base(u32 kernel, u32 kernel_size);
+/* KiB of RAM from 1 MiB up to the first hole (below 4 GiB), as QEMU's ROM counts. Pure. */
+u32 multiboot_mem_upper_kb(const struct e820_map *map);
+/*
+ * The map at base, QEMU's information (info_size bytes) after it with the
+ * memory fields and the map's address and length filled in as its flags
+ * ask. Returns the information's address (for EBX). Pure.
+ */
+u32 multiboot_write_info(u32 base, const u8 *qemu_info, u32 info_size,
+			 const struct e820_map *map, u32 mem_lower_kb);
 __noreturn void multiboot_boot(u32 entry);
 
 #endif

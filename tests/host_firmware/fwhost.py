@@ -163,7 +163,18 @@ def load(path: Path) -> HostFirmware:
             ],
         ),
         "identity_map": (ctypes.c_uint32, [ctypes.c_uint32, ctypes.c_uint64]),
-        "multiboot_fill_mmap": (None, [ctypes.c_uint32, ctypes.POINTER(E820Map)]),
+        "multiboot_block_base": (ctypes.c_uint32, [ctypes.c_uint32, ctypes.c_uint32]),
+        "multiboot_mem_upper_kb": (ctypes.c_uint32, [ctypes.POINTER(E820Map)]),
+        "multiboot_write_info": (
+            ctypes.c_uint32,
+            [
+                ctypes.c_uint32,
+                ctypes.c_char_p,
+                ctypes.c_uint32,
+                ctypes.POINTER(E820Map),
+                ctypes.c_uint32,
+            ],
+        ),
         "pvh_fill_start_info": (
             ctypes.c_uint32,
             [

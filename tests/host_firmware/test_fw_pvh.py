@@ -6,6 +6,8 @@ import ctypes
 import struct
 
 from fwhost import E820Entry, E820Map, HostFirmware
+from hypothesis import given
+from hypothesis import strategies as st
 
 ADDR = 0x8000
 
@@ -39,18 +41,73 @@ def test_no_initrd_no_module(fw: HostFirmware, guest_ram) -> None:
     assert (nr_modules, modlist) == (0, 0)
 
 
-def test_multiboot_memory_map(fw: HostFirmware, guest_ram) -> None:
-    mbi, mmap = 0x9500, 0x9000
-    struct.pack_into("<I", guest_ram, mbi, 1 << 6)  # flags: wants a memory map
-    struct.pack_into("<I", guest_ram, mbi + 48, mmap)
-    m = e820((0, 0xA0000, 1), (1 << 20, 64 << 20, 1))
-    fw.lib.multiboot_fill_mmap(mbi, ctypes.byref(m))
-    assert struct.unpack_from("<I", guest_ram, mbi + 44)[0] == 2 * 24
-    assert struct.unpack_from("<IQQI", guest_ram, mmap + 24) == (20, 1 << 20, 63 << 20, 1)
+MB_FLAGS_MEMORY, MB_FLAGS_MMAP = 1 << 0, 1 << 6
+QEMU_BASE, MMAP_ROOM, BLOCK = 0x9000, 0x500, 0x500 + 88
 
 
-def test_multiboot_without_mmap_flag_is_left_alone(fw: HostFirmware, guest_ram) -> None:
-    mbi = 0x9500
-    struct.pack_into("<IQ", guest_ram, mbi, 0, 0)
-    fw.lib.multiboot_fill_mmap(mbi, ctypes.byref(e820((0, 0xA0000, 1))))
-    assert struct.unpack_from("<I", guest_ram, mbi + 44)[0] == 0
+def qemu_info(flags: int) -> bytes:
+    """The 88 bytes QEMU's multiboot loader hands over: flags, a command line at 0x200000."""
+    info = bytearray(88)
+    struct.pack_into("<I", info, 0, flags)
+    struct.pack_into("<I", info, 16, 0x200000)
+    struct.pack_into("<I", info, 48, QEMU_BASE)  # where QEMU means the map to go
+    return bytes(info)
+
+
+def test_multiboot_info_as_qemus_rom_fills_it(fw: HostFirmware, guest_ram) -> None:
+    m = e820(
+        (0, 0x9FC00, 1), (0x9FC00, 0xA0000, 2), (1 << 20, 64 << 20, 1), (64 << 20, 65 << 20, 2)
+    )
+    mbi = fw.lib.multiboot_write_info(
+        QEMU_BASE, qemu_info(MB_FLAGS_MEMORY | MB_FLAGS_MMAP), 88, ctypes.byref(m), 639
+    )
+    assert mbi == QEMU_BASE + MMAP_ROOM
+    flags, lower, upper = struct.unpack_from("<III", guest_ram, mbi)
+    assert (flags, lower, upper) == (MB_FLAGS_MEMORY | MB_FLAGS_MMAP, 639, 63 * 1024)
+    assert struct.unpack_from("<I", guest_ram, mbi + 16)[0] == 0x200000  # QEMU's fields kept
+    assert struct.unpack_from("<II", guest_ram, mbi + 44) == (4 * 24, QEMU_BASE)
+    assert struct.unpack_from("<IQQI", guest_ram, QEMU_BASE + 2 * 24) == (20, 1 << 20, 63 << 20, 1)
+    assert fw.lib.harness_stray_accesses() == 0
+
+
+def test_multiboot_info_only_what_the_flags_claim(fw: HostFirmware, guest_ram) -> None:
+    m = e820((0, 0x9FC00, 1), (1 << 20, 64 << 20, 1))
+    mbi = fw.lib.multiboot_write_info(0x1000, qemu_info(0), 88, ctypes.byref(m), 639)
+    assert struct.unpack_from("<III", guest_ram, mbi) == (0, 0, 0)
+    assert struct.unpack_from("<II", guest_ram, mbi + 44) == (0, QEMU_BASE)
+
+
+def test_multiboot_map_is_cut_to_qemus_room(fw: HostFirmware, guest_ram) -> None:
+    m = e820(*((i << 20, (i << 20) + 4096, 1 + i % 2) for i in range(100)))
+    mbi = fw.lib.multiboot_write_info(QEMU_BASE, qemu_info(MB_FLAGS_MMAP), 88, ctypes.byref(m), 639)
+    assert struct.unpack_from("<I", guest_ram, mbi + 44)[0] == MMAP_ROOM // 24 * 24
+
+
+@given(st.integers(1 << 8, (4 << 20) - 1))
+def test_multiboot_mem_upper_is_ram_from_1mib(fw: HostFirmware, hole_kb: int) -> None:
+    """mem_upper: KiB of RAM contiguous from 1 MiB up to the first hole, as QEMU's ROM counts."""
+    hole = hole_kb << 10
+    whole = e820((0, 0x9FC00, 1), (1 << 20, 5 << 30, 1))
+    assert fw.lib.multiboot_mem_upper_kb(ctypes.byref(whole)) == ((4 << 30) - (1 << 20)) >> 10
+    if hole <= 1 << 20:
+        return
+    split = e820(
+        (0, 0x9FC00, 1), (1 << 20, hole, 1), (hole, hole + 4096, 2), (hole + 4096, 5 << 30, 1)
+    )
+    assert fw.lib.multiboot_mem_upper_kb(ctypes.byref(split)) == (hole - (1 << 20)) >> 10
+
+
+@given(st.integers(0, 0x100000), st.integers(0, 0x100000))
+def test_multiboot_block_never_over_the_kernel(fw: HostFirmware, kernel: int, size: int) -> None:
+    base = fw.lib.multiboot_block_base(kernel, size)
+    if base == 0:  # only when the kernel covers every spot
+        assert kernel <= 0x1000 and kernel + size >= 0x90000
+        return
+    assert base + BLOCK <= kernel or base >= kernel + size or size == 0
+    if size == 0 or kernel >= QEMU_BASE + BLOCK or kernel + size <= QEMU_BASE:
+        assert base == QEMU_BASE  # QEMU's own place whenever it is free
+
+
+def test_multiboot_block_moves_off_a_low_kernel(fw: HostFirmware) -> None:
+    """kvm-unit-tests' realmode test spans 0x8000-0xda30, over QEMU's 0x9000/0x9500."""
+    assert fw.lib.multiboot_block_base(0x8000, 0x5A30) == 0x1000
