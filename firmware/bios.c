@@ -8,8 +8,10 @@
  */
 #include "bios.h"
 #include "e820.h"
+#include "interrupts.h"
 #include "io.h"
 #include "layout.h"
+#include "platform.h"
 #include "string.h"
 
 #define BDA_COM1 0x00
@@ -22,8 +24,8 @@
 struct bios_memory bios_memory;
 
 /* The handlers, in bios16.S (linked in the F segment). */
-extern const char int_default[], int10_handler[], int11_handler[], int12_handler[],
-	int15_handler[], int16_handler[];
+extern const char int_default[], int08_handler[], int10_handler[], int11_handler[],
+	int12_handler[], int15_handler[], int16_handler[];
 
 static u32 far_ptr(const void *handler)
 {
@@ -51,7 +53,8 @@ void bios_init(void)
 		u8 vector;
 		const char *handler;
 	} services[] = {
-		{ 0x10, int10_handler }, { 0x11, int11_handler }, { 0x12, int12_handler },
+		{ 0x08, int08_handler }, { 0x10, int10_handler }, { 0x11, int11_handler },
+		{ 0x12, int12_handler },
 		{ 0x15, int15_handler }, { 0x16, int16_handler },
 	};
 
@@ -70,4 +73,6 @@ void bios_init(void)
 	ebda[0] = EBDA_SIZE >> 10;
 
 	bios_memory = bios_memory_from(e820_ram_end(&e820, 1 * MiB));
+	if (platform.chipset != CHIPSET_NONE)
+		interrupts_bios_mode();
 }

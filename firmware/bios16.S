@@ -11,6 +11,7 @@
 #define KEY_SPACE 0x3920
 #define FLAG_CF 0x0001
 #define FLAG_ZF 0x0040
+#define BDA_TICKS 0x6c /* timer ticks since midnight */
 
 /* Return from an interrupt with the caller's carry flag set or clear. */
 .macro iret_carry set
@@ -31,6 +32,20 @@
 	.globl int_default
 int_default:
 	iret_carry 1
+
+	/* IRQ 0, the 18.2 Hz timer: count the tick in the BDA, acknowledge it. */
+	.globl int08_handler
+int08_handler:
+	pushw %ds
+	pushw %ax
+	xorw %ax, %ax
+	movw %ax, %ds
+	incl BDA_BASE + BDA_TICKS
+	movb $0x20, %al /* non-specific EOI */
+	outb %al, $0x20
+	popw %ax
+	popw %ds
+	iret
 
 	/* Video: only teletype output (AH=0Eh), which goes to the serial port. */
 	.globl int10_handler

@@ -14,4 +14,14 @@
  */
 void interrupts_init(void);
 
+/*
+ * The 8259s and the PIT as a PC BIOS leaves them for real-mode code, on
+ * machines with a PC chipset: vectors 08h-0Fh and 70h-77h, the timer (IRQ 0,
+ * 18.2 Hz, its int 08h handler acknowledges it) and the cascade unmasked,
+ * the rest masked. Real-mode code that waits with sti; hlt (kvm-unit-tests'
+ * realmode test) relies on that tick. A kernel masks or reprograms both
+ * before it enables interrupts, as it does after SeaBIOS.
+ */
+void interrupts_bios_mode(void);
+
 #endif
