@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from minibios.firmware import resolve_firmware
+from minibios.firmware.choice import resolve_firmware
 
 RESULT_RE = re.compile(r"^(?:\x1b\[\d+m)?(PASS|FAIL|SKIP)(?:\x1b\[0m)? (\S+)", re.MULTILINE)
 # The whole suite under TCG on a shared host; each test has its own timeout too.

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from vm_support import BootImages
 
-from minibios.assets import KernelAssets, cache_dir
-from minibios.machine import Machine, VmEnd
-from minibios.report import REPORT_RE, parse_report_json
+from minibios.images.assets import KernelAssets, cache_dir
+from minibios.images.report import REPORT_RE, parse_report_json
+from minibios.vm.machine import Machine, VmEnd
 
 REFERENCE = "seabios"
 # Under TCG on a shared 2-core host each step can take minutes; normally seconds.

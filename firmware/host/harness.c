@@ -152,5 +152,5 @@ void enter_linux64(u32 entry, u32 boot_params, u32 pml4)
 }
 
 /* Stand-ins for the real-mode handlers: only their addresses are taken. */
-const char int_default[1], int10_handler[1], int11_handler[1], int12_handler[1],
-	int15_handler[1], int16_handler[1];
+const char int_default[1], int08_handler[1], int10_handler[1], int11_handler[1],
+	int12_handler[1], int15_handler[1], int16_handler[1];
