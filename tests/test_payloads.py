@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from vm_support import BootImages
+from vm_support import BootImages, make_machine
 
 from minibios.images.assets import KernelAssets, cache_dir
 from minibios.images.report import REPORT_RE, parse_report_json
-from minibios.vm.machine import Machine, VmEnd
+from minibios.vm.machine import VmEnd
 
 REFERENCE = "seabios"
 # Under TCG on a shared 2-core host each step can take minutes; normally seconds.
@@ -46,13 +46,13 @@ class MemtestView:
 
 def run_memtest(image: Path, machine: str, firmware: str) -> MemtestView:
     """Boot memtest86+ with its serial console; stop once its first test is done."""
-    with Machine(
+    with make_machine(
+        firmware,
         kernel=image,
         append="console=ttyS0,115200",
         machine=machine,
         cpus=MEMTEST_CPUS,
         memory=MEMTEST_RAM,
-        firmware=firmware,
         accel="tcg",
     ) as vm:
         memory = vm.wait_for(r"Memory\s*:\s*(\d+)MB", STEP_TIMEOUT)
@@ -96,15 +96,15 @@ def run_xen(xen: Path, dom0: KernelAssets, initrd: Path, machine: str, firmware:
     # QEMU's multiboot modules: "file args,file" (the dom0 kernel with its command line,
     # then its initrd).
     modules = f"{dom0.vmlinuz} console=hvc0 panic=-1,{initrd}"
-    with Machine(
+    with make_machine(
+        firmware,
         kernel=xen,
         append="console=com1 com1=115200,8n1 dom0_mem=512M",
         machine=machine,
         cpus=XEN_CPUS,
         memory="1G",
-        firmware=firmware,
         accel="tcg",
-        extra_args=["-initrd", modules],
+        extra_args=("-initrd", modules),
     ) as vm:
         cpus = vm.wait_for(r"\(XEN\) Brought up (\d+) CPUs", STEP_TIMEOUT)
         report = vm.wait_for(REPORT_RE, STEP_TIMEOUT, since=cpus.end())
