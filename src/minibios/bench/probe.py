@@ -242,7 +242,7 @@ def _traced_boot(
         "-chardev", "null,id=minibios-milestones",
         "-device", f"isa-debugcon,iobase={MILESTONE_PORT:#x},chardev=minibios-milestones",
     ]  # fmt: skip
-    if FirmwareSpec.parse(firmware).name == "minibios":
+    if firmware.is_minibios:
         args += ["-fw_cfg", f"name={MILESTONES_FILE},string=1"]
     if record:
         args += ["-icount", f"shift=0,sleep=off,rr=record,rrfile={workdir / 'replay.bin'}"]
