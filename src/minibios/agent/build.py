@@ -1,8 +1,6 @@
 """Build the guest agent (static C) and the exec initramfs around it, both cached by content."""
 
-import gzip
 import hashlib
-import lzma
 import os
 import subprocess
 import tempfile
@@ -12,7 +10,7 @@ from pathlib import Path
 
 from minibios.errors import MinibiosError
 from minibios.images.cpio import CpioWriter
-from minibios.images.initramfs import find_modules
+from minibios.images.initramfs import busybox_applets, find_modules, module_bytes
 
 GUEST_SOURCE_DIR = Path(__file__).parent / "guest"
 # Bump when the image layout changes, so stale cache entries are not reused.
@@ -93,16 +91,6 @@ def build_agent(cache: Path) -> Path:
     return _cached(cache / "agent" / f"minibios-agent-{key}", write)
 
 
-def _module_bytes(path: Path) -> bytes:
-    # The agent loads modules with finit_module(2) and no flags: give it plain ELF.
-    data = path.read_bytes()
-    if path.name.endswith(".xz"):
-        return lzma.decompress(data)
-    if path.name.endswith(".gz"):
-        return gzip.decompress(data)
-    return data
-
-
 def _module_name(path: Path) -> str:
     return path.name.removesuffix(".xz").removesuffix(".gz")
 
@@ -120,16 +108,6 @@ def agent_modules(modules_dir: Path, machine: str, shares: bool = True) -> tuple
     return find_modules(modules_dir, names)
 
 
-def _busybox_applets(busybox: Path) -> list[str]:
-    try:
-        result = subprocess.run(
-            [str(busybox), "--list-full"], capture_output=True, text=True, check=True
-        )
-    except (OSError, subprocess.CalledProcessError) as exc:
-        raise AgentBuildError(f"cannot list the applets of {busybox}: {exc}") from exc
-    return sorted({line.strip() for line in result.stdout.splitlines() if line.strip()})
-
-
 def write_agent_image(spec: AgentImageSpec, out: Path) -> None:
     """A plain newc cpio: the agent as /init, busybox for commands, the modules."""
     names = [_module_name(m) for m in spec.modules]
@@ -139,11 +117,11 @@ def write_agent_image(spec: AgentImageSpec, out: Path) -> None:
         cpio.add_char_device("dev/console", 5, 1)
         cpio.add_file_from("init", spec.agent, mode=0o755)
         cpio.add_file_from("bin/busybox", spec.busybox, mode=0o755)
-        for applet in _busybox_applets(spec.busybox):
+        for applet in busybox_applets(spec.busybox):
             if applet != "bin/busybox":
                 cpio.add_symlink(applet, "/bin/busybox")
         for name, path in zip(names, spec.modules, strict=True):
-            cpio.add_file(f"lib/modules/{name}", _module_bytes(path))
+            cpio.add_file(f"lib/modules/{name}", module_bytes(path))
         cpio.add_file(MODULE_LIST, "".join(f"{n}\n" for n in names).encode())
 
 

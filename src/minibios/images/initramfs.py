@@ -62,8 +62,9 @@ def _module_image_name(path: Path) -> str:
         raise InitramfsError(f"{path}: {exc}") from exc
 
 
-def _module_bytes(path: Path) -> bytes:
-    # busybox insmod cannot decompress, so do it here.
+def module_bytes(path: Path) -> bytes:
+    """A module file as plain ELF: neither busybox insmod nor finit_module(2) without
+    flags decompresses."""
     data = path.read_bytes()
     if path.name.endswith(".xz"):
         return lzma.decompress(data)
@@ -74,7 +75,7 @@ def _module_bytes(path: Path) -> bytes:
     raise InitramfsError(f"unsupported kernel module file (want .ko, .ko.xz or .ko.gz): {path}")
 
 
-def _busybox_applets(busybox: Path) -> list[str]:
+def busybox_applets(busybox: Path) -> list[str]:
     try:
         result = subprocess.run(
             [str(busybox), "--list-full"], capture_output=True, text=True, check=True
@@ -127,12 +128,12 @@ def write_initramfs(spec: InitramfsSpec, out: Path) -> None:
             # The kernel opens /dev/console before /init runs and devtmpfs is mounted.
             cpio.add_char_device("dev/console", 5, 1)
             cpio.add_file_from("bin/busybox", spec.busybox, mode=0o755)
-            for applet in _busybox_applets(spec.busybox):
+            for applet in busybox_applets(spec.busybox):
                 if applet != "bin/busybox":
                     cpio.add_symlink(applet, "/bin/busybox")
             cpio.add_file("init", render_init(module_names).encode(), mode=0o755)
             for name, path in zip(module_names, spec.modules, strict=True):
-                cpio.add_file(f"{MODULE_DIR}/{name}", _module_bytes(path))
+                cpio.add_file(f"{MODULE_DIR}/{name}", module_bytes(path))
             if spec.payload:
                 cpio.add_file_from("payload", spec.payload, mode=0o644)
 
@@ -177,7 +178,7 @@ def module_depends(path: Path) -> tuple[str, ...]:
     The .modinfo section is a run of NUL-terminated "key=value" strings, so
     the entry is found without parsing the ELF sections.
     """
-    for entry in _module_bytes(path).split(b"\0"):
+    for entry in module_bytes(path).split(b"\0"):
         if entry.startswith(b"depends="):
             value = entry.removeprefix(b"depends=").decode("ascii", errors="replace")
             return tuple(name for name in value.split(",") if name)
