@@ -57,6 +57,17 @@ from minibios.agent.settings import (
     Timings,
     VmDied,
 )
+from minibios.agent.snapshot import (
+    SNAPSHOT_MODES,
+    SnapshotCache,
+    SnapshotError,
+    cache_key,
+    load,
+    ram_args,
+    save,
+    write_meta,
+)
+from minibios.agent.snapshot import Entry as SnapshotEntry
 from minibios.agent.virtiofsd import Share, Virtiofsd, VirtiofsdError, virtiofs_blocker
 from minibios.errors import MinibiosError
 from minibios.firmware.choice import resolve_firmware
@@ -86,6 +97,8 @@ _STDIN_READ = 1 << 16
 KILL_GRACE = 10.0
 REQUEST_TIMEOUT = 30.0
 FLUSH_TIMEOUT = 60.0
+# A restored agent answers PING within ~0.1 s; past this the state is taken as bad.
+RESTORE_READY_TIMEOUT = 15.0
 
 Sink = Callable[[bytes], None]
 
@@ -113,6 +126,7 @@ class AgentMachine:
         self._frames: list[Frame] = []
         self._broken = False
         self.ready: Ready | None = None
+        self.snapshot_state = "cold boot"  # or "restored", "off", "cold boot: why"
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -151,6 +165,9 @@ class AgentMachine:
             raise ExecInputError(f"unknown machine type {self.settings.machine!r} ({choices})")
         if wanted not in ROOTFS_CHOICES:
             raise ExecInputError(f"unknown --rootfs {wanted!r} (host or initramfs)")
+        if self.settings.snapshot not in SNAPSHOT_MODES:
+            choices = ", ".join(SNAPSHOT_MODES)
+            raise ExecInputError(f"unknown --snapshot {self.settings.snapshot!r} ({choices})")
         blocker = virtiofs_blocker()
         if self.settings.shares and blocker:
             raise ExecInputError(f"--share needs virtiofs, which cannot work here: {blocker}")
@@ -205,21 +222,136 @@ class AgentMachine:
         extra = self._qemu_args(use_fs)
         self.timings.prepare = time.monotonic() - began
         spec = replace(spec, kernel=self.entry.kernel, initrd=image, extra_args=tuple(extra))
-        self._machine = Machine(preflight(spec))
+        spec = preflight(spec)
+        if self._snapshot_blocker(use_fs) is None:
+            self._start_with_snapshot(spec, cache)
+        else:
+            self._boot(spec)
+        if self.rootfs == "host":
+            self._request(encode_root(ROOT_TAG), "mounting the host's root")
+        for share_spec, daemon in shares:
+            what = f"mounting {share_spec.host} at {share_spec.guest}"
+            self._request(
+                encode_mount(daemon.share.tag, share_spec.guest, share_spec.readonly), what
+            )
+
+    def _boot(self, spec: VmSpec) -> None:
+        """A cold boot to the agent's READY."""
+        self._machine = Machine(spec)
         try:
             self._machine.start()
         except QemuStartError as exc:
             raise ExecError(f"{exc}{self._diagnosis()}") from exc
-        started_at = self._machine.started_at or began
         qmp_ready = time.monotonic()
-        self.timings.qemu_start = qmp_ready - started_at
+        self.timings.qemu_start = qmp_ready - (self._machine.started_at or qmp_ready)
         self._connect()
         self._await_ready(qmp_ready)
-        if self.rootfs == "host":
-            self._request(encode_root(ROOT_TAG), "mounting the host's root")
-        for spec, daemon in shares:
-            what = f"mounting {spec.host} at {spec.guest}"
-            self._request(encode_mount(daemon.share.tag, spec.guest, spec.readonly), what)
+
+    # -- saved states --------------------------------------------------------
+
+    def _snapshot_blocker(self, use_fs: bool) -> str | None:
+        """Why this run cold-boots without a saved state, if it does."""
+        mode = self.settings.snapshot
+        if mode == "off":
+            self.snapshot_state = "off"
+            return "off"
+        if use_fs:
+            reason = "virtiofs (--rootfs host, --share) cannot be in a saved state"
+            self.snapshot_state = f"cold boot: {reason}"
+            if self.settings.rootfs == "host" or self.settings.shares or mode == "refresh":
+                self.notes.append(f"{reason}; cold boot")
+            return reason
+        return None
+
+    def _start_with_snapshot(self, spec: VmSpec, cache: Path) -> None:
+        """Restore the saved state for `spec`; without one, boot, save it, then restore it."""
+        assert self._dir is not None
+        snapshots = SnapshotCache(cache / "snapshots")
+        key, parts = cache_key(spec, self._dir)
+        tried: object = None
+        if self.settings.snapshot == "auto":
+            entry = snapshots.entry(key)
+            if entry is not None:
+                tried = entry.meta.get("created")
+                if self._try_restore(spec, entry, snapshots):
+                    return
+        with snapshots.lock(key):  # concurrent misses: one builds, the others restore
+            entry = snapshots.entry(key)
+            # Another exec may just have built it.
+            built = entry is not None and entry.meta.get("created") != tried
+            auto = self.settings.snapshot == "auto"
+            if built and auto and entry is not None and self._try_restore(spec, entry, snapshots):
+                return
+            saved_at = time.monotonic()
+            entry = self._build_snapshot(spec, snapshots, key, parts)
+            self.timings.save = time.monotonic() - saved_at
+        if not self._try_restore(spec, entry, snapshots):
+            self._boot(spec)
+            self.snapshot_state = "cold boot: the new saved state did not restore"
+
+    def _build_snapshot(
+        self, spec: VmSpec, snapshots: SnapshotCache, key: str, parts: dict[str, object]
+    ) -> SnapshotEntry:
+        temp = snapshots.new_temp()
+        try:
+            ram = ram_args(spec.memory, temp / "ram", share=True)
+            self._boot(replace(spec, extra_args=spec.extra_args + tuple(ram)))
+            cold = Timings(**vars(self.timings))
+            save(self.machine, temp / "state")
+            self._reset_vm()
+            write_meta(temp, key, parts)
+            entry = snapshots.commit(temp, key)
+        except BaseException:
+            self._reset_vm()
+            shutil.rmtree(temp, ignore_errors=True)
+            raise
+        self.timings = cold
+        return entry
+
+    def _try_restore(self, spec: VmSpec, entry: SnapshotEntry, snapshots: SnapshotCache) -> bool:
+        """Restore `entry`; if that fails, say why in one line and drop the entry."""
+        try:
+            entry.check()
+            self._restore(spec, entry)
+        except (ExecError, MachineError) as exc:
+            self._reset_vm()
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            self.notes.append(
+                f"saved state {entry.path.name} unusable ({first}); cold boot, rebuilding it"
+            )
+            snapshots.remove(entry.path.name)
+            return False
+        entry.touch()
+        self.snapshot_state = "restored"
+        return True
+
+    def _restore(self, spec: VmSpec, entry: SnapshotEntry) -> None:
+        ram = ram_args(spec.memory, entry.ram, share=False)
+        extra = (*spec.extra_args, *ram, "-incoming", "defer")
+        self._machine = Machine(replace(spec, extra_args=extra))
+        try:
+            self._machine.start()
+        except QemuStartError as exc:
+            raise SnapshotError(str(exc)) from exc
+        qmp_ready = time.monotonic()
+        self.timings.qemu_start = qmp_ready - (self._machine.started_at or qmp_ready)
+        self._connect()  # before the load: the guest then sees its host still connected
+        load(self._machine, entry.state)
+        self.ready = self.ping(RESTORE_READY_TIMEOUT)
+        self.timings.firmware = self.timings.kernel = 0.0
+        self.timings.agent_ready = time.monotonic() - qmp_ready
+
+    def _reset_vm(self) -> None:
+        """Stop this VM (not the virtiofsds, not the runtime dir) to start another."""
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        if self._machine is not None:
+            self._machine.close()
+            self._machine = None
+        self._parser = FrameParser()
+        self._frames = []
+        self.ready = None
 
     def _start_daemons(self) -> list[tuple[ShareSpec, Virtiofsd]]:
         assert self._dir is not None

@@ -72,6 +72,7 @@ class ExecSettings:
     entry: str = "auto"  # auto, pvh or bzimage, as `minibios run --entry`
     ready_timeout: float = 120.0
     qemu: str = "qemu-system-x86_64"
+    snapshot: str = "auto"  # auto: restore a saved state (saving one first); off; refresh
 
 
 @dataclass
@@ -87,6 +88,7 @@ class Timings:
     kernel: float = 0.0  # kernel clock zero to /init (the agent) starting
     agent_ready: float = 0.0  # /init to READY: modules, the port, mounts requested
     command: float = 0.0  # RUN sent to EXIT received
+    save: float = 0.0  # saving a new boot state (a cache miss), restoring it included
 
     def phases(self) -> list[tuple[str, float]]:
         return [
@@ -96,6 +98,7 @@ class Timings:
             ("kernel", self.kernel),
             ("agent ready", self.agent_ready),
             ("command", self.command),
+            *([("save state", self.save)] if self.save else []),
         ]
 
     def render(self) -> str:
