@@ -8,6 +8,7 @@ on stderr (documented in README.md):
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from minibios.agent.session import AgentMachine
@@ -21,8 +22,10 @@ from minibios.agent.settings import (
     ShareSpec,
     VmDied,
 )
+from minibios.agent.snapshot import SNAPSHOT_MODES, SnapshotCache
 from minibios.cli.options import add_options
 from minibios.errors import InputError, MinibiosError
+from minibios.images.assets import cache_dir
 from minibios.vm.spec import DEFAULT_QEMU
 
 EXIT_NOT_READY = 123  # the guest agent never reported ready
@@ -31,7 +34,8 @@ EXIT_VM_FAILED = 125  # QEMU failed to start or died, or the agent misbehaved
 EXEC_USAGE = (
     "minibios exec [--kernel K] [--machine pc|q35|microvm] [--cpus N] [--memory M] "
     "[--firmware F] [--share HOSTDIR[:GUESTDIR][:ro]]... [--rootfs host|initramfs] "
-    "[--env K=V]... [--workdir DIR] [--timeout S] [--time] -- CMD [ARG...]"
+    "[--env K=V]... [--workdir DIR] [--timeout S] [--time] [--snapshot auto|off|refresh] "
+    "-- CMD [ARG...]"
 )
 
 
@@ -68,6 +72,57 @@ def add_exec_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParse
         "--ready-timeout", type=float, default=120.0, help="seconds for the VM to boot (120)"
     )
     parser.add_argument("--time", action="store_true", help="print where the time went")
+    parser.add_argument(
+        "--snapshot",
+        choices=SNAPSHOT_MODES,
+        default="auto",
+        help="auto (default): start from a saved boot state, saving one on the first run; "
+        "off: always boot; refresh: boot, save a new state, use it",
+    )
+
+
+def add_snapshot_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = commands.add_parser("snapshot", help="list or clean the saved boot states")
+    parser.add_argument("action", choices=("ls", "rm", "gc"))
+    parser.add_argument("keys", nargs="*", help="rm: the keys to remove (all without)")
+    parser.add_argument(
+        "--max-age", type=float, help="gc: also remove states unused for this many days"
+    )
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    snapshots = SnapshotCache(cache_dir() / "snapshots")
+    if args.action == "ls":
+        print("key                               size(MiB)  age   last-use  machine")
+        now = time.time()
+        for entry in snapshots.entries():
+            used = sum(p.stat().st_blocks * 512 for p in entry.path.iterdir())
+            created = float(str(entry.meta.get("created", now)))
+            last = (entry.path / "meta.json").stat().st_mtime
+            argv = entry.meta.get("parts", {}).get("argv", [])  # type: ignore[union-attr]
+            machine = argv[argv.index("-M") + 1] if "-M" in argv else "?"
+            print(
+                f"{entry.path.name}  {used / 2**20:9.1f}  {_age(now - created):>4}  "
+                f"{_age(now - last):>8}  {machine}"
+            )
+        return 0
+    if args.action == "rm":
+        keys = args.keys or [e.path.name for e in snapshots.entries()]
+        missing = [key for key in keys if not snapshots.remove(key)]
+        for key in missing:
+            print(f"minibios: no saved state {key}", file=sys.stderr)
+        return 1 if missing else 0
+    max_age = args.max_age * 86400 if args.max_age is not None else None
+    for name in snapshots.gc(max_age):
+        print(f"removed {name}")
+    return 0
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -109,6 +164,7 @@ def cmd_exec(args: argparse.Namespace, command: list[str]) -> int:
         ready_timeout=args.ready_timeout,
         entry=args.entry,
         qemu=args.qemu or DEFAULT_QEMU,  # --qemu's default is None (cli/options.py)
+        snapshot=args.snapshot,
     )
     env = _env(args.env)
     if settings.kernel is not None and not settings.kernel.is_file():
