@@ -51,10 +51,13 @@ def leftovers(tmpdir: Path) -> list[str]:
     return found + [str(p) for p in tmpdir.iterdir()]
 
 
-@pytest.fixture(scope="module")
-def vm() -> Iterator[AgentMachine]:
-    """One VM for the API checks: vm.run many times, each with its own status."""
-    with AgentMachine(ExecSettings(rootfs="initramfs", accel="tcg")) as machine:
+@pytest.fixture(scope="module", params=["off", "auto"], ids=lambda m: f"snapshot-{m}")
+def vm(request: pytest.FixtureRequest) -> Iterator[AgentMachine]:
+    """One VM for the API checks: vm.run many times, each with its own status; booted,
+    and restored from a saved state (the results must be the same)."""
+    settings = ExecSettings(rootfs="initramfs", accel="tcg", snapshot=request.param)
+    with AgentMachine(settings) as machine:
+        assert machine.snapshot_state == ("off" if request.param == "off" else "restored")
         yield machine
     assert machine.runtime_dir is None
 
@@ -127,9 +130,10 @@ def test_timeout_kills_the_command_and_keeps_the_vm(vm: AgentMachine) -> None:
     assert vm.run(["echo", "after"]).stdout == b"after\n"
 
 
-def test_cli_streams_exit_status_and_no_console(short_tmp: Path) -> None:
+@pytest.mark.parametrize("snapshot", ["off", "auto"])
+def test_cli_streams_exit_status_and_no_console(snapshot: str, short_tmp: Path) -> None:
     result = exec_cli(
-        "--rootfs", "initramfs", "--time", "--",
+        "--rootfs", "initramfs", "--time", "--snapshot", snapshot, "--",
         "sh", "-c", "echo out; echo err >&2; cat; kill -USR1 $$",
         tmpdir=short_tmp, input=b"in\n",
     )  # fmt: skip
@@ -285,7 +289,9 @@ def test_other_machines(machine: str, tmp_path: Path) -> None:
 
 
 def test_one_shot_api_with_timings() -> None:
-    result = agent.exec(["sh", "-c", "echo hi; exit 3"], rootfs="initramfs", accel="tcg")
+    result = agent.exec(
+        ["sh", "-c", "echo hi; exit 3"], rootfs="initramfs", accel="tcg", snapshot="off"
+    )
     assert (result.returncode, result.stdout, result.stderr) == (3, b"hi\n", b"")
     phases = dict(result.timings.phases())
     names = ["prepare", "QEMU start", "firmware+early kernel", "kernel", "agent ready", "command"]
@@ -295,8 +301,8 @@ def test_one_shot_api_with_timings() -> None:
 
 
 def test_cli_launcher_failures_have_their_own_codes(short_tmp: Path) -> None:
-    not_ready = exec_cli("--rootfs", "initramfs", "--ready-timeout", "0.5", "--", "true",
-                         tmpdir=short_tmp)  # fmt: skip
+    not_ready = exec_cli("--rootfs", "initramfs", "--snapshot", "off", "--ready-timeout", "0.5",
+                         "--", "true", tmpdir=short_tmp)  # fmt: skip
     assert not_ready.returncode == 123, not_ready.stderr
     assert b"not ready within 0.5 s" in not_ready.stderr
     no_qemu = exec_cli("--rootfs", "initramfs", "--qemu", "/bin/false", "--", "true",

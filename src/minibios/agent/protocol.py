@@ -46,6 +46,7 @@ class FrameType(enum.IntEnum):
     ROOT = 0x14  # fields: t=virtiofs tag: the command root becomes tag + tmpfs overlay
     POWEROFF = 0x15  # sync and power off
     PING = 0x16  # answered by READY (with the guest's clock now)
+    SEED = 0x17  # u64 host CLOCK_REALTIME ns + 32..512 random bytes: set clock, credit RNG
 
 
 GUEST_TO_HOST = frozenset(
@@ -68,6 +69,16 @@ class ProtocolError(Exception):
 class Frame:
     type: FrameType
     payload: bytes = b""
+
+
+SEED_BYTES = 64
+
+
+def encode_seed(realtime_ns: int, entropy: bytes) -> bytes:
+    """SEED: the wall clock to set and bytes to credit to the guest's RNG (DONE or ERROR)."""
+    if not 32 <= len(entropy) <= 512:
+        raise ProtocolError(f"SEED wants 32..512 random bytes, not {len(entropy)}")
+    return encode_frame(FrameType.SEED, struct.pack("<Q", realtime_ns) + entropy)
 
 
 def encode_frame(frame_type: FrameType, payload: bytes = b"") -> bytes:

@@ -30,6 +30,7 @@ from minibios.agent.build import (
 from minibios.agent.protocol import (
     PORT_NAME,
     PROTOCOL_VERSION,
+    SEED_BYTES,
     ExitStatus,
     Frame,
     FrameParser,
@@ -43,6 +44,7 @@ from minibios.agent.protocol import (
     encode_frame,
     encode_mount,
     encode_root,
+    encode_seed,
     encode_signal,
 )
 from minibios.agent.settings import (
@@ -65,6 +67,7 @@ from minibios.agent.snapshot import (
     load,
     ram_args,
     save,
+    snapshot_dir,
     write_meta,
 )
 from minibios.agent.snapshot import Entry as SnapshotEntry
@@ -101,6 +104,11 @@ FLUSH_TIMEOUT = 60.0
 RESTORE_READY_TIMEOUT = 15.0
 
 Sink = Callable[[bytes], None]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _default_env(extra: Mapping[str, str] | None) -> tuple[str, ...]:
@@ -227,6 +235,9 @@ class AgentMachine:
             self._start_with_snapshot(spec, cache)
         else:
             self._boot(spec)
+        # Every guest, restored ones above all: the host's clock, fresh credited entropy.
+        seed = encode_seed(time.time_ns(), os.urandom(SEED_BYTES))
+        self._request(seed, "seeding the guest's clock and RNG")
         if self.rootfs == "host":
             self._request(encode_root(ROOT_TAG), "mounting the host's root")
         for share_spec, daemon in shares:
@@ -266,8 +277,13 @@ class AgentMachine:
     def _start_with_snapshot(self, spec: VmSpec, cache: Path) -> None:
         """Restore the saved state for `spec`; without one, boot, save it, then restore it."""
         assert self._dir is not None
-        snapshots = SnapshotCache(cache / "snapshots")
-        key, parts = cache_key(spec, self._dir)
+        snapshots = SnapshotCache(self.settings.snapshot_dir or snapshot_dir(cache))
+        try:
+            key, parts = cache_key(spec, self._dir)
+        except SnapshotError as exc:  # e.g. no QEMU at all: the boot says it better
+            self.snapshot_state = f"cold boot: {exc}"
+            self._boot(spec)
+            return
         tried: object = None
         if self.settings.snapshot == "auto":
             entry = snapshots.entry(key)
@@ -283,7 +299,13 @@ class AgentMachine:
             if built and auto and entry is not None and self._try_restore(spec, entry, snapshots):
                 return
             saved_at = time.monotonic()
-            entry = self._build_snapshot(spec, snapshots, key, parts)
+            try:
+                entry = self._build_snapshot(spec, snapshots, key, parts)
+            except (ExecError, MachineError, OSError) as exc:  # e.g. a full disk: no state
+                self.notes.append(f"saving a boot state failed ({_first_line(exc)}); cold boot")
+                self.snapshot_state = "cold boot: saving failed"
+                self._boot(spec)
+                return
             self.timings.save = time.monotonic() - saved_at
         if not self._try_restore(spec, entry, snapshots):
             self._boot(spec)
@@ -315,9 +337,9 @@ class AgentMachine:
             self._restore(spec, entry)
         except (ExecError, MachineError) as exc:
             self._reset_vm()
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             self.notes.append(
-                f"saved state {entry.path.name} unusable ({first}); cold boot, rebuilding it"
+                f"saved state {entry.path.name} unusable ({_first_line(exc)}); "
+                "cold boot, rebuilding it"
             )
             snapshots.remove(entry.path.name)
             return False
@@ -539,7 +561,7 @@ class AgentMachine:
         self.timings.agent_ready = now - init_at
 
     def _request(self, frame: bytes, what: str) -> None:
-        """Send a MOUNT/ROOT request and wait for DONE."""
+        """Send a MOUNT/ROOT/SEED request and wait for DONE."""
         began = time.monotonic()
         outgoing = bytearray(frame)
         deadline = time.monotonic() + REQUEST_TIMEOUT

@@ -73,6 +73,7 @@ class ExecSettings:
     ready_timeout: float = 120.0
     qemu: str = "qemu-system-x86_64"
     snapshot: str = "auto"  # auto: restore a saved state (saving one first); off; refresh
+    snapshot_dir: Path | None = None  # where saved states live (default <cache>/snapshots)
 
 
 @dataclass

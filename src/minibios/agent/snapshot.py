@@ -40,6 +40,12 @@ class SnapshotError(ExecError):
     """A saved state could not be made, checked or restored."""
 
 
+def snapshot_dir(cache: Path) -> Path:
+    """$MINIBIOS_SNAPSHOT_DIR, else <cache>/snapshots."""
+    chosen = os.environ.get("MINIBIOS_SNAPSHOT_DIR")
+    return Path(chosen) if chosen else cache / "snapshots"
+
+
 def _file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as file:

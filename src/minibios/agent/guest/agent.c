@@ -234,6 +234,12 @@ static void handle_request(struct agent *a, uint8_t type, uint8_t *payload, uint
 	case F_PING:
 		send_ready(a);
 		return;
+	case F_SEED:
+		if (apply_seed(payload, len, err, sizeof(err)) == 0)
+			send_frame(a->port, F_DONE, NULL, 0);
+		else
+			send_frame(a->port, F_ERROR, err, strlen(err));
+		return;
 	case F_POWEROFF:
 		sync();
 		reboot(RB_POWER_OFF);

@@ -14,6 +14,8 @@
 #define MAX_PAYLOAD 65536
 #define MAX_FIELDS 4096
 #define ROOT_DIR "/run/minibios/root"
+#define MIN_SEED 32  /* SEED's random bytes: at least 256 bits */
+#define MAX_SEED 512
 
 enum frame_type {
 	F_READY = 0x01,
@@ -29,6 +31,7 @@ enum frame_type {
 	F_ROOT = 0x14,
 	F_POWEROFF = 0x15,
 	F_PING = 0x16,
+	F_SEED = 0x17,
 };
 
 struct frame_header {
@@ -71,5 +74,8 @@ int open_port(const char *name, int timeout_ms);
 int setup_root(const char *tag, char *err, size_t errlen);
 int mount_share(const char *root, const char *tag, const char *path, int readonly, char *err,
 		size_t errlen);
+
+/* seed.c */
+int apply_seed(const uint8_t *payload, uint32_t len, char *err, size_t errlen);
 
 #endif

@@ -1,0 +1,274 @@
+"""Saved boot states: restore instead of boot, never pair a state with anything else."""
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from vm_support import minibios_cli
+
+from minibios.agent import AgentMachine, ExecSettings
+from minibios.agent.snapshot import SnapshotCache, cache_key
+from minibios.firmware.choice import resolve_firmware
+from minibios.sizes import MIB
+from minibios.vm.spec import VmSpec
+
+MEMORY = "256M"  # smaller RAM files: quicker hashes, a tmpfs that fills
+
+
+def settings(snapshots: Path, **options: object) -> ExecSettings:
+    return ExecSettings(
+        rootfs="initramfs",
+        accel="tcg",
+        memory=MEMORY,
+        snapshot_dir=snapshots,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def only_entry(snapshots: Path) -> Path:
+    entries = SnapshotCache(snapshots).entries()
+    assert len(entries) == 1, entries
+    return entries[0].path
+
+
+def no_leftovers(snapshots: Path) -> None:
+    """No temp dir of a saver, no held lock, no QEMU using the cache."""
+    assert [p.name for p in snapshots.glob(".tmp-*")] == []
+    for lock in snapshots.glob(".*.lock"):
+        fd = os.open(lock, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if still held
+        finally:
+            os.close(fd)
+    found = subprocess.run(["pgrep", "-af", f"qemu-system.*{snapshots}"], capture_output=True)
+    assert found.stdout == b""
+
+
+def test_the_key_covers_the_configuration(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    base = VmSpec(
+        memory=256 * MIB,
+        firmware=resolve_firmware("minibios", "pc"),
+        extra_args=("-chardev", f"socket,id=agent,path={run}/agent.sock"),
+    )
+    key, parts = cache_key(base, run)
+    elsewhere = VmSpec(
+        memory=256 * MIB,
+        firmware=base.firmware,
+        extra_args=("-chardev", f"socket,id=agent,path={tmp_path}/x/agent.sock"),
+    )
+    assert cache_key(elsewhere, tmp_path / "x")[0] == key  # the runtime dir is no part
+    for changed in (
+        VmSpec(memory=512 * MIB, firmware=base.firmware, extra_args=base.extra_args),
+        VmSpec(memory=256 * MIB, cpus=2, firmware=base.firmware, extra_args=base.extra_args),
+        VmSpec(memory=256 * MIB, machine="q35", firmware=resolve_firmware("minibios", "q35")),
+        VmSpec(memory=256 * MIB, firmware=None, extra_args=base.extra_args),
+        VmSpec(
+            memory=256 * MIB, firmware=base.firmware, append="quiet", extra_args=base.extra_args
+        ),
+        VmSpec(memory=256 * MIB, firmware=base.firmware, extra_args=(*base.extra_args, "-x")),
+    ):
+        assert cache_key(changed, run)[0] != key, changed
+    assert str(parts["qemu"]).startswith("QEMU emulator version")
+
+
+@pytest.mark.boot
+def test_restores_share_one_unchanged_ram_file(tmp_path: Path) -> None:
+    first = AgentMachine(settings(tmp_path))
+    with first:
+        assert first.snapshot_state == "restored" and first.timings.save > 0
+        assert first.run(["sh", "-c", "echo one"]).stdout == b"one\n"
+    entry = only_entry(tmp_path)
+    ram_hash = sha256(entry / "ram")
+    meta = json.loads((entry / "meta.json").read_text())
+    assert meta["ram_sha256"] == ram_hash
+    for n in range(3):
+        with AgentMachine(settings(tmp_path)) as vm:
+            assert (vm.snapshot_state, vm.notes, vm.timings.save) == ("restored", [], 0.0)
+            # Each guest dirties its RAM: the file must not see any of it.
+            script = f"dd if=/dev/urandom of=/tmp/fill bs=1M count=16 2>/dev/null; echo {n}"
+            assert vm.run(["sh", "-c", script]).stdout == f"{n}\n".encode()
+    assert only_entry(tmp_path) == entry
+    assert sha256(entry / "ram") == ram_hash
+    no_leftovers(tmp_path)
+
+
+def _seal(entry: Path) -> None:
+    """Make meta.json match the files again: only QEMU or the guest can notice now."""
+    meta = json.loads((entry / "meta.json").read_text())
+    for name in ("ram", "state"):
+        st = (entry / name).stat()
+        meta["files"][name] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ino": st.st_ino}
+    meta["state_sha256"] = sha256(entry / "state")
+    (entry / "meta.json").write_text(json.dumps(meta))
+
+
+@pytest.mark.boot
+def test_corrupted_or_mismatched_states_are_reported_and_rebuilt(tmp_path: Path) -> None:
+    with AgentMachine(settings(tmp_path)) as vm:
+        assert vm.snapshot_state == "restored"
+    entry = only_entry(tmp_path)
+    good_state = (entry / "state").read_bytes()
+
+    def run_expecting(reason: str) -> None:
+        with AgentMachine(settings(tmp_path)) as again:
+            assert again.snapshot_state == "restored"  # the rebuilt state
+            assert len(again.notes) == 1 and reason in again.notes[0], again.notes
+            assert "cold boot, rebuilding it" in again.notes[0]
+            assert again.run(["echo", "fine"]).stdout == b"fine\n"
+        assert only_entry(tmp_path).name == entry.name
+        no_leftovers(tmp_path)
+
+    # A RAM file written after the save: the cheap check sees it.
+    with (entry / "ram").open("r+b") as ram:
+        ram.seek(1 * MIB)
+        ram.write(b"\xff" * 4096)
+    run_expecting("changed since it was saved")
+    # A stream QEMU refuses, with a matching record: the load fails.
+    entry = only_entry(tmp_path)
+    state = entry / "state"
+    state.chmod(0o644)
+    state.write_bytes(b"QEVM" + bytes(len(good_state) - 4))
+    _seal(entry)
+    run_expecting("")
+    # A stream paired with a RAM file it was not saved with (zeros): the guest cannot answer.
+    entry = only_entry(tmp_path)
+    (entry / "ram").unlink()
+    with (entry / "ram").open("wb") as ram:
+        ram.truncate(256 * MIB)
+    _seal(entry)
+    run_expecting("")
+
+
+@pytest.fixture
+def tiny_tmpfs() -> Iterator[Path]:
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    path = Path(tempfile.mkdtemp(prefix="mbt-full-"))
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(path)])
+    if done.returncode != 0:
+        path.rmdir()
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+        path.rmdir()
+
+
+@pytest.mark.boot
+def test_a_full_disk_while_saving_leaves_no_entry(tiny_tmpfs: Path) -> None:
+    # 24 MiB cannot hold the RAM the guest touches while it boots.
+    with AgentMachine(settings(tiny_tmpfs, snapshot="refresh")) as vm:
+        assert vm.snapshot_state == "cold boot: saving failed", vm.notes
+        assert any("saving a boot state failed" in note for note in vm.notes), vm.notes
+        assert vm.run(["echo", "still"]).stdout == b"still\n"
+    assert SnapshotCache(tiny_tmpfs).entries() == []
+    no_leftovers(tiny_tmpfs)
+
+
+def _exec(snapshots: Path, tmpdir: Path, *args: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "MINIBIOS_SNAPSHOT_DIR": str(snapshots), "TMPDIR": str(tmpdir)}
+    return subprocess.Popen(
+        [*minibios_cli(), "exec", "--accel", "tcg", "--rootfs", "initramfs",
+         "--memory", MEMORY, *args, "--", "echo", "done"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )  # fmt: skip
+
+
+def _wait_for(condition: object, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+@pytest.mark.boot
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_killing_exec_while_saving_leaves_nothing(
+    sig: signal.Signals, tmp_path: Path, short_tmp: Path
+) -> None:
+    snapshots = tmp_path / "snapshots"
+    proc = _exec(snapshots, short_tmp)
+    try:
+        # The saving boot is under way once its temp dir holds the RAM file.
+        _wait_for(lambda: any(snapshots.glob(".tmp-*/ram")), 120)
+        time.sleep(0.5)
+        proc.send_signal(sig)
+        proc.wait(timeout=30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        proc.wait()
+    # QEMU dies with its parent (PR_SET_PDEATHSIG) even after SIGKILL.
+    _wait_for(lambda: subprocess.run(["pgrep", "-f", str(snapshots)]).returncode != 0, 10)
+    assert SnapshotCache(snapshots).entries() == []
+    if sig == signal.SIGKILL:  # nobody could clean up: the next saver does
+        SnapshotCache(snapshots).gc()
+    no_leftovers(snapshots)
+
+
+@pytest.mark.boot
+def test_killing_exec_while_restoring_leaves_nothing(tmp_path: Path, short_tmp: Path) -> None:
+    with AgentMachine(settings(tmp_path)):
+        pass
+    entry = only_entry(tmp_path)
+    proc = _exec(tmp_path, short_tmp)
+    try:
+        # QEMU is up and waiting for (or loading) its state.
+        pattern = f"{tmp_path}.*-incoming"
+        _wait_for(lambda: subprocess.run(["pgrep", "-f", pattern]).returncode == 0, 60)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        proc.wait()
+    assert only_entry(tmp_path) == entry
+    no_leftovers(tmp_path)
+    assert list(short_tmp.iterdir()) == []
+
+
+@pytest.mark.boot
+def test_concurrent_misses_build_one_state(tmp_path: Path, short_tmp: Path) -> None:
+    procs = [_exec(tmp_path, short_tmp, "--time") for _ in range(2)]
+    savers = 0
+    for proc in procs:
+        out, err = proc.communicate(timeout=600)
+        assert (proc.returncode, out) == (0, b"done\n"), err
+        assert b"unusable" not in err, err
+        savers += b"save state" in err
+    assert savers == 1
+    only_entry(tmp_path)
+    no_leftovers(tmp_path)
+
+
+@pytest.mark.boot
+def test_restored_guests_get_the_hosts_clock_and_their_own_randomness(tmp_path: Path) -> None:
+    with AgentMachine(settings(tmp_path)):
+        pass  # saves the state
+    time.sleep(2)  # a guest left on the saved clock would now be 2 s behind
+    seen = []
+    for _ in range(2):
+        before = time.time()
+        with AgentMachine(settings(tmp_path)) as vm:
+            assert vm.snapshot_state == "restored"
+            script = "date +%s; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n'"
+            out = vm.run(["sh", "-c", script]).stdout.decode().split()
+        after = time.time()
+        assert int(before) <= int(out[0]) <= after + 1, (before, out, after)
+        seen.append(out[1])
+    assert len(seen[0]) == 64 and seen[0] != seen[1]
