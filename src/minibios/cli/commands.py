@@ -11,7 +11,13 @@ from pathlib import Path
 from types import FrameType
 
 from minibios.bench import parallel, runner
-from minibios.bench.exec_bench import ExecBenchPlan, render_exec_bench, run_exec_bench
+from minibios.bench.exec_bench import (
+    ExecBenchPlan,
+    measure_restored_footprint,
+    render_exec_bench,
+    render_footprint,
+    run_exec_bench,
+)
 from minibios.bench.parallel import ParallelPlan, render_parallel, run_parallel_bench
 from minibios.bench.plot import check_plot_path, render_svg, write_plot
 from minibios.bench.probe import BenchFirmware
@@ -113,6 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench_exec.add_argument("--firmware", default="minibios,seabios,qboot")
     bench_exec.add_argument("--machine", default="pc", help="pc, q35 or microvm (default pc)")
     bench_exec.add_argument("--rootfs", default="initramfs", choices=("host", "initramfs"))
+    bench_exec.add_argument(
+        "--snapshot",
+        default="off",
+        help="off (cold boots), auto (restored from a saved state) or off,auto: both, interleaved",
+    )
     commands.add_parser("rom", help="print the ROM path (rebuilding it if stale)")
     commands.add_parser("build", help="rebuild the ROM (make -C firmware)")
     add_install_commands(commands)  # install, uninstall: see cli/install.py
@@ -252,8 +263,16 @@ def _cmd_bench_exec(args: argparse.Namespace) -> int:
     firmwares = tuple(f.strip() for f in args.firmware.split(",") if f.strip())
     for name in firmwares:
         resolve_firmware(name, args.machine)  # a clear error before any boot
-    plan = ExecBenchPlan(firmwares, args.runs, machine=args.machine, rootfs=args.rootfs)
+    snapshots = tuple(m.strip() for m in args.snapshot.split(",") if m.strip())
+    if not snapshots or not set(snapshots) <= {"off", "auto"}:
+        raise UsageError("--snapshot takes off, auto or off,auto")
+    plan = ExecBenchPlan(
+        firmwares, args.runs, machine=args.machine, rootfs=args.rootfs, snapshots=snapshots
+    )
     print(render_exec_bench(plan, run_exec_bench(plan, stderr_progress)))
+    if args.footprint:
+        counts = [int(n) for n in args.footprint.split(",")]
+        print(render_footprint(measure_restored_footprint(plan, counts, stderr_progress)))
     return 0
 
 

@@ -22,7 +22,7 @@ from minibios.agent.settings import (
     ShareSpec,
     VmDied,
 )
-from minibios.agent.snapshot import SNAPSHOT_MODES, SnapshotCache
+from minibios.agent.snapshot import SNAPSHOT_MODES, SnapshotCache, snapshot_dir
 from minibios.cli.options import add_options
 from minibios.errors import InputError, MinibiosError
 from minibios.images.assets import cache_dir
@@ -98,7 +98,7 @@ def _age(seconds: float) -> str:
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
-    snapshots = SnapshotCache(cache_dir() / "snapshots")
+    snapshots = SnapshotCache(snapshot_dir(cache_dir()))
     if args.action == "ls":
         print("key                               size(MiB)  age   last-use  machine")
         now = time.time()
