@@ -120,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench_exec.add_argument("--machine", default="pc", help="pc, q35 or microvm (default pc)")
     bench_exec.add_argument("--rootfs", default="initramfs", choices=("host", "initramfs"))
     bench_exec.add_argument(
+        "--footprint",
+        metavar="N,N,...",
+        help="also: PSS and CPU time of each QEMU with N VMs restored from one state at once",
+    )
+    bench_exec.add_argument(
         "--snapshot",
         default="off",
         help="off (cold boots), auto (restored from a saved state) or off,auto: both, interleaved",
