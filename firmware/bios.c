@@ -73,6 +73,10 @@ void bios_init(void)
 	ebda[0] = EBDA_SIZE >> 10;
 
 	bios_memory = bios_memory_from(e820_ram_end(&e820, 1 * MiB));
+}
+
+void bios_timer_start(void)
+{
 	if (platform.chipset != CHIPSET_NONE)
 		interrupts_bios_mode();
 }

@@ -93,6 +93,7 @@ void linux_boot(u64 rsdp)
 
 	if (protocol == LINUX_BOOT_16) {
 		linux_patch_header(hdr, &img, LINUX_CMDLINE_ADDR);
+		bios_timer_start();
 		milestone(MILESTONE_KERNEL_ENTRY);
 		enter_real_mode(LINUX_SETUP_ADDR >> 4, SETUP_STACK_TOP,
 				(LINUX_SETUP_ADDR >> 4) + 0x20);

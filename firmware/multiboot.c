@@ -1,3 +1,4 @@
+#include "bios.h"
 #include "console.h"
 #include "cpu.h"
 #include "debugport.h"
@@ -96,6 +97,7 @@ void multiboot_boot(u32 entry)
 	milestone(MILESTONE_LOAD_KERNEL);
 	fw_cfg_read(FW_CFG_KERNEL_DATA, phys_ptr(kernel), kernel_size);
 	mbi = multiboot_write_info(base, qemu_info, info_size, &e820, BASE_MEM_KB);
+	bios_timer_start();
 	milestone(MILESTONE_KERNEL_ENTRY);
 	enter_flat32(entry, MULTIBOOT_BOOTLOADER_MAGIC, mbi, 0);
 }

@@ -16,6 +16,12 @@ extern struct bios_memory bios_memory;
 /* Interrupt vectors, BIOS data area, EBDA and the memory answers, from e820;
  * for every kernel, before it is loaded (a kernel loaded over them wins). */
 void bios_init(void);
+/* The BIOS tick: the 8259s at vectors 08h/70h with IRQ 0 open and the PIT at
+ * 18.2 Hz (pc, q35), for kernels that may run real-mode code on our services
+ * (Linux's 16-bit setup, multiboot). A kernel entered in protected mode
+ * programs its interrupt controllers itself: its boot saves these 15 port
+ * writes. */
+void bios_timer_start(void);
 /* Pure: the int 15h 88h/E801h answers for a RAM region [1 MiB, end). */
 struct bios_memory bios_memory_from(u64 ext_end);
 
