@@ -253,6 +253,20 @@ def test_host_binary_runs_on_the_host_root(host_vm: tuple[AgentMachine, Path, Pa
     assert not Path(marker).exists()
 
 
+def test_host_tmp_is_the_guests(
+    host_vm: tuple[AgentMachine, Path, Path], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A directory under the host's /tmp (not shared) is there in the guest, e.g. as the
+    working directory (CI checks out under /tmp), and writes to it stay in the guest."""
+    vm, _, _ = host_vm
+    here = tmp_path_factory.mktemp("cwd-under-tmp")
+    (here / "seen").write_text("from the host\n")
+    result = vm.run(["sh", "-c", "pwd; cat seen; echo guest > written"], cwd=str(here))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode().splitlines() == [str(here), "from the host"]
+    assert not (here / "written").exists()
+
+
 def test_share_read_write_round_trip(host_vm: tuple[AgentMachine, Path, Path]) -> None:
     vm, rw, _ = host_vm
     result = vm.run(["sh", "-c", "cat /mnt/rw/from-host; echo guest wrote > /mnt/rw/from-guest"])

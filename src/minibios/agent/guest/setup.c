@@ -132,12 +132,18 @@ static int mkdirs(const char *path)
 		return -1;                                 \
 	} while (0)
 
-/* The host's tree (read-only) under a tmpfs overlay, with the guest's own /proc etc. */
+/*
+ * The host's tree (read-only) under a tmpfs overlay, with the guest's own /proc,
+ * /sys, /dev and /run. /tmp stays the host's, behind the overlay like the rest:
+ * a command started in a directory there (the launcher passes its own working
+ * directory) must find it, and its writes stay in the guest.
+ */
 int setup_root(const char *tag, char *err, size_t errlen)
 {
 	static const char *const fresh[][3] = {
-		{ "proc", "/proc", "proc" },	   { "sysfs", "/sys", "sysfs" },
-		{ "devtmpfs", "/dev", "devtmpfs" }, { "tmpfs", "/tmp", "tmpfs" },
+		{ "proc", "/proc", "proc" },
+		{ "sysfs", "/sys", "sysfs" },
+		{ "devtmpfs", "/dev", "devtmpfs" },
 		{ "tmpfs", "/run", "tmpfs" },
 	};
 	char path[256];
