@@ -1,16 +1,13 @@
 """Build the guest agent (static C) and the exec initramfs around it, both cached by content."""
 
 import hashlib
-import os
 import subprocess
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from minibios.errors import MinibiosError
 from minibios.images.cpio import CpioWriter
-from minibios.images.initramfs import busybox_applets, find_modules, module_bytes
+from minibios.images.initramfs import busybox_applets, cached_file, find_modules, module_bytes
 
 GUEST_SOURCE_DIR = Path(__file__).parent / "guest"
 # Bump when the image layout changes, so stale cache entries are not reused.
@@ -50,22 +47,6 @@ def _source_files() -> list[Path]:
     )
 
 
-def _cached(target: Path, write: Callable[[Path], None]) -> Path:
-    """`target`, written through a temp file and renamed, so parallel builders never clash."""
-    if target.is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".building-")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
-
-
 def build_agent(cache: Path) -> Path:
     """The static agent binary, built with `make -C guest` on first use."""
     key = _digest(_compiler_id(), *(p.name.encode() + p.read_bytes() for p in _source_files()))
@@ -88,7 +69,7 @@ def build_agent(cache: Path) -> Path:
             raise AgentBuildError(f"make did not produce the guest agent at {tmp}")
         tmp.chmod(0o755)
 
-    return _cached(cache / "agent" / f"minibios-agent-{key}", write)
+    return cached_file(cache / "agent" / f"minibios-agent-{key}", write)
 
 
 def _module_name(path: Path) -> str:
@@ -129,6 +110,6 @@ def build_agent_image(spec: AgentImageSpec, cache: Path) -> Path:
     parts = [LAYOUT_VERSION.encode(), spec.agent.read_bytes(), spec.busybox.read_bytes()]
     parts += [m.name.encode() + m.read_bytes() for m in spec.modules]
     key = _digest(*parts)
-    return _cached(
+    return cached_file(
         cache / "initramfs" / f"agent-{key}.cpio", lambda tmp: write_agent_image(spec, tmp)
     )

@@ -7,6 +7,7 @@ import lzma
 import os
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,6 +139,22 @@ def write_initramfs(spec: InitramfsSpec, out: Path) -> None:
                 cpio.add_file_from("payload", spec.payload, mode=0o644)
 
 
+def cached_file(target: Path, write: Callable[[Path], None]) -> Path:
+    """`target`, written through a temp file and renamed, so parallel builders never clash."""
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".building-")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
 def build_initramfs(spec: InitramfsSpec, cache: Path) -> Path:
     """Return a cached image for `spec`, building it first if needed.
 
@@ -148,19 +165,12 @@ def build_initramfs(spec: InitramfsSpec, cache: Path) -> Path:
     suffix = ".cpio.gz" if spec.compress else ".cpio"
     target = cache / "initramfs" / f"{key}{suffix}"
     log.info("initramfs %s (%s)", target, "cached" if target.is_file() else "building")
-    if target.is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".building-")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+
+    def write(tmp: Path) -> None:
         write_initramfs(spec, tmp)
         tmp.chmod(0o644)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
+
+    return cached_file(target, write)
 
 
 def find_module(modules_dir: Path, name: str) -> Path:
