@@ -1,10 +1,11 @@
 /*
- * Linux from QEMU's -kernel/-initrd/-append. Three ways in: the 16-bit
- * protocol (the real-mode setup code runs on the firmware's BIOS services
- * and enters the kernel itself), or straight into the protected-mode kernel
- * in 32-bit or 64-bit mode with a zero page the firmware fills, which skips
- * every BIOS call. opt/minibios/boot-protocol ("16", "32" or "64") chooses;
- * without it the fastest the kernel allows.
+ * A bzImage from QEMU's -kernel/-initrd/-append, by the Linux boot protocol
+ * (boot_kernel.c sends multiboot and PVH kernels elsewhere). Three ways in:
+ * the 16-bit protocol (the real-mode setup code runs on the firmware's BIOS
+ * services and enters the kernel itself), or straight into the
+ * protected-mode kernel in 32-bit or 64-bit mode with a zero page the
+ * firmware fills, which skips every BIOS call. opt/minibios/boot-protocol
+ * ("16", "32" or "64") chooses; without it the fastest the kernel allows.
  */
 #include "bios.h"
 #include "console.h"
@@ -15,9 +16,7 @@
 #include "io.h"
 #include "layout.h"
 #include "linux.h"
-#include "multiboot.h"
 #include "paging.h"
-#include "pvh.h"
 #include "string.h"
 
 #define SETUP_STACK_TOP 0xfff0
@@ -56,16 +55,6 @@ void linux_boot(u64 rsdp)
 	enum linux_protocol protocol;
 	const char *why;
 
-	/* An entry point means QEMU parsed the kernel itself: a multiboot image,
-	 * or an ELF kernel with a PVH note that it also loaded. */
-	u32 entry = fw_cfg_read32(FW_CFG_KERNEL_ENTRY);
-
-	/* The same real-mode state for every kernel, however it is entered. */
-	bios_init();
-	if (entry && multiboot_requested())
-		multiboot_boot(entry);
-	if (entry)
-		pvh_boot(entry, rsdp);
 	if (!img.kernel_size)
 		fatal("no kernel to boot (give QEMU -kernel)");
 	if (img.setup_size > SETUP_MAX_SIZE)

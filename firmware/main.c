@@ -1,10 +1,10 @@
 /* The boot flow, one step per file. */
 #include "acpi.h"
+#include "boot_kernel.h"
 #include "debugport.h"
 #include "e820.h"
 #include "fw_cfg.h"
 #include "interrupts.h"
-#include "linux.h"
 #include "mptable.h"
 #include "mtrr.h"
 #include "pci_irq.h"
@@ -52,5 +52,5 @@ void firmware_main(void)
 	mtrr_setup(ncpus);
 	high_zone_commit();
 	step_done(STEP_TABLES_DONE);
-	linux_boot(rsdp);
+	boot_kernel(rsdp);
 }

@@ -116,7 +116,8 @@ void linux_fill_boot_params(u8 *bp, const void *setup, const struct linux_image 
 /* Fill in the header fields a boot loader owns. Pure. */
 void linux_patch_header(struct setup_header *hdr, const struct linux_image *img, u32 cmdline_addr);
 
-/* Load the -kernel/-initrd/-append QEMU was given and enter the kernel. */
+/* Load the bzImage, initrd and command line QEMU was given and enter the kernel
+ * by the protocol opt/minibios/boot-protocol asks for (16, 32 or 64-bit). */
 __noreturn void linux_boot(u64 rsdp);
 /* In entry.S: the 64-bit protocol entry (the 32-bit one is enter_flat32). */
 __noreturn void enter_linux64(u32 entry, u32 boot_params, u32 pml4);
