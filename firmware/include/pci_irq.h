@@ -1,8 +1,8 @@
 /*
  * PCI interrupt wiring of QEMU's chipsets, described rather than probed:
  * every bus-0 slot's INTA-D reaches a PIRQ link in a fixed pattern and
- * chipset.c routes the links to fixed ISA IRQs, so the tables that tell a
- * kernel about it need no bus scan.
+ * chipset_init (platform.c) routes the links to fixed ISA IRQs, so the
+ * tables that tell a kernel about it need no bus scan.
  */
 #ifndef MINIBIOS_PCI_IRQ_H
 #define MINIBIOS_PCI_IRQ_H

@@ -1,6 +1,7 @@
 /*
- * Chipset set-up for QEMU's pc (i440FX + PIIX3/PIIX4) and q35 (MCH + ICH9).
- * microvm has no PCI host bridge: there is nothing to do.
+ * The machine (platform.h): which QEMU chipset this is, the ROM shadowed
+ * into writable RAM, and the chipset set-up for pc (i440FX + PIIX3/PIIX4)
+ * and q35 (MCH + ICH9). microvm has no PCI host bridge: nothing to set up.
  */
 #include "console.h"
 #include "io.h"
