@@ -7,29 +7,22 @@
 #include "pci.h"
 #include "platform.h"
 
-#define CF8_ENABLE 0x80000000u
-
-static u32 cf8_addr(u16 bdf, u16 off)
-{
-	return CF8_ENABLE | ((u32)bdf << 8) | (off & 0xfc);
-}
-
 u32 pci_cf8_read32(u16 bdf, u8 off)
 {
-	outl(0xcf8, cf8_addr(bdf, off));
-	return inl(0xcfc);
+	outl(PCI_CONFIG_ADDR, PCI_CF8_ADDR((u32)bdf, off));
+	return inl(PCI_CONFIG_DATA);
 }
 
 void pci_cf8_write32(u16 bdf, u8 off, u32 val)
 {
-	outl(0xcf8, cf8_addr(bdf, off));
-	outl(0xcfc, val);
+	outl(PCI_CONFIG_ADDR, PCI_CF8_ADDR((u32)bdf, off));
+	outl(PCI_CONFIG_DATA, val);
 }
 
 void pci_cf8_write8(u16 bdf, u8 off, u8 val)
 {
-	outl(0xcf8, cf8_addr(bdf, off));
-	outb(0xcfc + (off & 3), val);
+	outl(PCI_CONFIG_ADDR, PCI_CF8_ADDR((u32)bdf, off));
+	outb(PCI_CF8_DATA(off), val);
 }
 
 static u64 ecam_addr(u16 bdf, u16 off)

@@ -55,14 +55,15 @@ static volatile u32 copy_ran;
 #define COPY_RAN_MAGIC 0x4d424f53
 
 /* Lives in reset.S; runs from the high ROM alias while 0xf0000 turns into RAM. */
-void shadow_fseg(u32 cf8_addr, u32 data_port);
+void shadow_fseg(u32 cf8_addr, u32 data_port, u32 pam_value);
 
 static void shadow_rom(u8 pam_reg)
 {
-	void (*from_high_alias)(u32, u32) =
+	void (*from_high_alias)(u32, u32, u32) =
 		(void *)((uptr)shadow_fseg - ROM_BASE + ROM_HIGH_ALIAS);
 
-	from_high_alias(0x80000000u | (pam_reg & 0xfc), 0xcfc + (pam_reg & 3));
+	from_high_alias(PCI_CF8_ADDR(PCI_BDF(0, 0, 0), pam_reg), PCI_CF8_DATA(pam_reg),
+			PAM_FSEG_RAM);
 }
 
 /*

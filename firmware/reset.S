@@ -5,6 +5,7 @@
  */
 #include "cpu.h"
 #include "layout.h"
+#include "pci.h"
 
 	.section .text16, "ax"
 	.code16
@@ -30,8 +31,9 @@ start32:
 	call firmware_main
 
 /*
- * void shadow_fseg(u32 cf8_addr, u32 data_port): turn 0xf0000-0xfffff into
- * RAM through the PAM register at cf8_addr/data_port, copy the ROM's code
+ * void shadow_fseg(u32 cf8_addr, u32 data_port, u32 pam_value): turn
+ * 0xf0000-0xfffff into RAM by writing pam_value to the PAM register at
+ * cf8_addr/data_port (platform.c encodes both), copy the ROM's code
  * and data into it, clear its .bss and copy the reset vector (a reset enters
  * through the always-ROM alias at 0xfffffff0, but a jump to F000:FFF0 without
  * a reset lands in the copy, which must then find its way to platform_init).
@@ -44,10 +46,10 @@ shadow_fseg:
 	pushl %esi
 	pushl %edi
 	movl 12(%esp), %eax
-	movw $0xcf8, %dx
+	movw $PCI_CONFIG_ADDR, %dx
 	outl %eax, %dx
 	movl 16(%esp), %edx
-	movb $0x30, %al
+	movl 20(%esp), %eax
 	outb %al, %dx
 	movl $ROM_HIGH_ALIAS, %esi
 	movl $ROM_BASE, %edi
