@@ -5,10 +5,9 @@
  * in the F segment, which the OS leaves alone, until it starts them itself
  * (INIT keeps the MTRRs).
  */
+#include "asm-offsets.h"
 #include "cpu.h"
 #include "layout.h"
-
-#define MSR_WRITE_SIZE 12
 
 	.section .text.ap16, "ax"
 	.code16
@@ -19,11 +18,11 @@ ap_entry:
 	addr32 movl %cs:OFF(ap_msr_count), %edi
 1:	testl %edi, %edi
 	jz 2f
-	addr32 movl %cs:OFF(ap_msrs)(%esi), %ecx
-	addr32 movl %cs:OFF(ap_msrs) + 4(%esi), %eax
-	addr32 movl %cs:OFF(ap_msrs) + 8(%esi), %edx
+	addr32 movl %cs:OFF(ap_msrs) + MSR_WRITE_MSR(%esi), %ecx
+	addr32 movl %cs:OFF(ap_msrs) + MSR_WRITE_LO(%esi), %eax
+	addr32 movl %cs:OFF(ap_msrs) + MSR_WRITE_HI(%esi), %edx
 	wrmsr
-	addl $MSR_WRITE_SIZE, %esi
+	addl $SIZEOF_MSR_WRITE, %esi
 	decl %edi
 	jmp 1b
 2:	addr32 lock incl %cs:OFF(ap_done)

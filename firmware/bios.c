@@ -7,6 +7,7 @@
  * their own real-mode BIOS calls from a trampoline.
  */
 #include "bios.h"
+#include "console.h"
 #include "e820.h"
 #include "interrupts.h"
 #include "io.h"
@@ -14,10 +15,6 @@
 #include "platform.h"
 #include "string.h"
 
-#define BDA_COM1 0x00
-#define BDA_EBDA_SEG 0x0e
-#define BDA_EQUIPMENT 0x10
-#define BDA_BASE_MEM_KB 0x13
 #define EQUIPMENT_ONE_SERIAL (1 << 9)
 #define EBDA_SIZE (LOW_RAM_END - EBDA_BASE)
 
@@ -47,7 +44,7 @@ struct bios_memory bios_memory_from(u64 ext_end)
 void bios_init(void)
 {
 	u32 *ivt = phys_ptr(0);
-	u8 *bda = phys_ptr(BDA_BASE);
+	struct bios_data_area *bda = phys_ptr(BDA_BASE);
 	u8 *ebda = phys_ptr(EBDA_BASE);
 	static const struct {
 		u8 vector;
@@ -63,11 +60,11 @@ void bios_init(void)
 	for (unsigned i = 0; i < ARRAY_SIZE(services); i++)
 		ivt[services[i].vector] = far_ptr(services[i].handler);
 
-	memset(bda, 0, 0x100);
-	*(u16 *)(bda + BDA_COM1) = 0x3f8;
-	*(u16 *)(bda + BDA_EBDA_SEG) = EBDA_BASE >> 4;
-	*(u16 *)(bda + BDA_EQUIPMENT) = EQUIPMENT_ONE_SERIAL;
-	*(u16 *)(bda + BDA_BASE_MEM_KB) = BASE_MEM_KB;
+	memset(bda, 0, sizeof(*bda));
+	bda->com_port[0] = COM1;
+	bda->ebda_seg = EBDA_BASE >> 4;
+	bda->equipment = EQUIPMENT_ONE_SERIAL;
+	bda->base_mem_kb = BASE_MEM_KB;
 	/* An empty EBDA: its first byte is its size in KiB. Nothing in it to scan. */
 	memset(ebda, 0, EBDA_SIZE);
 	ebda[0] = EBDA_SIZE >> 10;

@@ -3,15 +3,15 @@
  * protected mode into it. Handlers run with CS = 0xf000 and reach the
  * firmware's data through %cs; every call not handled returns carry set.
  */
+#include "asm-offsets.h"
 #include "cpu.h"
 #include "layout.h"
 
 #define SMAP 0x534d4150
-#define E820_ENTRY_SIZE 20
+#define INT15_E820_SIZE 20 /* what int 15h E820 hands out: base, length, type */
 #define KEY_SPACE 0x3920
 #define FLAG_CF 0x0001
 #define FLAG_ZF 0x0040
-#define BDA_TICKS 0x6c /* timer ticks since midnight */
 
 /* Return from an interrupt with the caller's carry flag set or clear. */
 .macro iret_carry set
@@ -106,13 +106,13 @@ unsupported:
 	iret_carry 1
 
 int15_88:
-	addr32 movw %cs:OFF(bios_memory), %ax
+	addr32 movw %cs:OFF(bios_memory) + BIOS_MEMORY_EXT_KB, %ax
 	iret_carry 0
 
 int15_e801:
-	addr32 movw %cs:OFF(bios_memory) + 2, %ax
+	addr32 movw %cs:OFF(bios_memory) + BIOS_MEMORY_E801_LOW_KB, %ax
 	movw %ax, %cx
-	addr32 movw %cs:OFF(bios_memory) + 4, %bx
+	addr32 movw %cs:OFF(bios_memory) + BIOS_MEMORY_E801_HIGH_64K, %bx
 	movw %bx, %dx
 	iret_carry 0
 
@@ -120,29 +120,29 @@ int15_e801:
 int15_e820:
 	cmpl $SMAP, %edx
 	jne unsupported
-	addr32 cmpl %cs:OFF(e820), %ebx
+	addr32 cmpl %cs:OFF(e820) + E820_MAP_COUNT, %ebx
 	jae unsupported
-	cmpl $E820_ENTRY_SIZE, %ecx
+	cmpl $INT15_E820_SIZE, %ecx
 	jb unsupported
 	pushw %ds
 	pushl %esi
 	pushw %di
 	pushw %cs
 	popw %ds
-	imull $E820_ENTRY_SIZE, %ebx, %esi
-	addl $OFF(e820) + 4, %esi
-	movl $E820_ENTRY_SIZE, %ecx
+	imull $SIZEOF_E820_ENTRY, %ebx, %esi
+	addl $OFF(e820) + E820_MAP_ENTRY, %esi
+	movl $INT15_E820_SIZE, %ecx
 	cld
 	rep movsb
 	popw %di
 	popl %esi
 	popw %ds
 	incl %ebx
-	addr32 cmpl %cs:OFF(e820), %ebx
+	addr32 cmpl %cs:OFF(e820) + E820_MAP_COUNT, %ebx
 	jb 5f
 	xorl %ebx, %ebx /* that was the last one */
 5:	movl $SMAP, %eax
-	movl $E820_ENTRY_SIZE, %ecx
+	movl $INT15_E820_SIZE, %ecx
 	iret_carry 0
 
 /*

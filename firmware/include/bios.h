@@ -13,6 +13,23 @@ struct bios_memory {
 
 extern struct bios_memory bios_memory;
 
+/* The BIOS data area at BDA_BASE: what bios_init sets and int 08h counts. */
+struct bios_data_area {
+	u16 com_port[4];     /* I/O bases of COM1-COM4 */
+	u16 lpt_port[3];
+	u16 ebda_seg;        /* segment of the extended BIOS data area */
+	u16 equipment;       /* int 11h's answer */
+	u8 reserved_12;
+	u16 base_mem_kb;     /* int 12h's answer: KiB below the EBDA */
+	u8 reserved_15[0x6c - 0x15];
+	u32 ticks;           /* timer ticks since midnight (int 08h) */
+	u8 reserved_70[0x100 - 0x70];
+} __packed;
+_Static_assert(sizeof(struct bios_data_area) == 0x100, "BDA");
+_Static_assert(__builtin_offsetof(struct bios_data_area, ebda_seg) == 0x0e, "BDA");
+_Static_assert(__builtin_offsetof(struct bios_data_area, base_mem_kb) == 0x13, "BDA");
+_Static_assert(__builtin_offsetof(struct bios_data_area, ticks) == 0x6c, "BDA");
+
 /* Interrupt vectors, BIOS data area, EBDA and the memory answers, from e820;
  * for every kernel, before it is loaded (a kernel loaded over them wins). */
 void bios_init(void);

@@ -13,11 +13,13 @@
 
 #define E820_MAX 128 /* what boot_params can carry */
 
+/* As int 15h E820 and boot_params hand entries out: 20 bytes. */
 struct e820_entry {
 	u64 addr;
 	u64 size;
 	u32 type;
 } __packed;
+_Static_assert(sizeof(struct e820_entry) == 20, "e820_entry");
 
 struct e820_map {
 	u32 count;

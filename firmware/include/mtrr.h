@@ -9,7 +9,7 @@ struct msr_write {
 	u32 lo;
 	u32 hi;
 } __packed;
-_Static_assert(sizeof(struct msr_write) == 12, "ap.S walks 12-byte entries");
+_Static_assert(sizeof(struct msr_write) == 12, "msr_write"); /* ap.S: asm-offsets.c */
 
 /* Variable MTRRs the hole may take; QEMU has eight, the rest stay the OS's. */
 #define MTRR_HOLE_RANGES 6
