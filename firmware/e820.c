@@ -30,7 +30,7 @@ static bool entry_push(struct e820_map *m, u64 start, u64 end, u32 type)
 
 bool e820_set(struct e820_map *map, u64 start, u64 end, u32 type)
 {
-	static struct e820_map out; /* too big for the firmware's stack */
+	struct e820_map out; /* built aside, so a failure leaves map as it was */
 	bool placed = false;
 
 	if (start >= end)
