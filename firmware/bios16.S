@@ -1,6 +1,7 @@
 /*
- * The real-mode BIOS services the Linux setup code uses, and the way from
- * protected mode into it. Handlers run with CS = 0xf000 and reach the
+ * The real-mode BIOS services Linux's setup code and multiboot kernels
+ * (Xen, kvm-unit-tests) call, the BIOS tick, and the way from protected
+ * mode into real mode. Handlers run with CS = 0xf000 and reach the
  * firmware's data through %cs; every call not handled returns carry set.
  */
 #include "asm-offsets.h"

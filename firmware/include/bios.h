@@ -1,4 +1,4 @@
-/* The 16-bit BIOS runtime the Linux setup code calls into. */
+/* The 16-bit BIOS runtime: Linux's setup code and multiboot kernels call into it. */
 #ifndef MINIBIOS_BIOS_H
 #define MINIBIOS_BIOS_H
 

@@ -21,13 +21,13 @@
  * addend in the field, so real-mode code uses it only in 32-bit fields
  * (addr32 operands, ljmpl, 32-bit immediates).
  */
+#define OFF(sym) ((sym) - ROM_BASE)
+
 #ifndef __ASSEMBLER__
 #include "types.h"
 
 /* In entry.S: flat 32-bit mode, paging off, these registers set, to entry. */
 __noreturn void enter_flat32(u32 entry, u32 eax, u32 ebx, u32 esi);
 #endif
-
-#define OFF(sym) ((sym) - ROM_BASE)
 
 #endif

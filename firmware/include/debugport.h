@@ -13,8 +13,11 @@
 
 #define DEBUG_PORT 0xf4
 #define MILESTONE_FIRMWARE_START 1 /* fw_cfg found (right after the shadow copy) */
-#define MILESTONE_LOAD_KERNEL 2     /* fw_cfg transfer of the kernel starts */
-#define MILESTONE_KERNEL_ENTRY 3    /* jump into the kernel (a bzImage's entries) */
+/* The kernel's way in chosen, its fw_cfg transfers start (linux_boot.c:
+ * command line, kernel, initrd; multiboot.c: the image; pvh.c: command line
+ * and initrd, QEMU having loaded the kernel). */
+#define MILESTONE_LOAD_KERNEL 2
+#define MILESTONE_KERNEL_ENTRY 3    /* jump into a Linux (16/32/64-bit) or multiboot kernel */
 #define MILESTONE_PVH_ENTRY 4       /* jump into a PVH kernel */
 #define MILESTONES_FILE "opt/minibios/milestones"
 /*

@@ -21,7 +21,10 @@ struct platform {
 /* The one machine this firmware runs on; valid once platform_init returned. */
 extern struct platform platform;
 
-/* Identify the chipset and shadow the ROM into writable RAM. */
+/*
+ * Identify the chipset and shadow the ROM into writable RAM; entered again
+ * without a reset (Linux's BIOS restart), ask QEMU for one instead.
+ */
 void platform_init(void);
 /* Power management, MMCONFIG, interrupt routing and trigger modes. */
 void chipset_init(void);
