@@ -7,13 +7,13 @@
  * their own real-mode BIOS calls from a trampoline.
  */
 #include "bios.h"
-#include "console.h"
 #include "e820.h"
 #include "interrupts.h"
 #include "io.h"
 #include "layout.h"
 #include "platform.h"
 #include "string.h"
+#include "uart.h"
 
 #define EQUIPMENT_ONE_SERIAL (1 << 9)
 #define EBDA_SIZE (LOW_RAM_END - EBDA_BASE)

@@ -7,6 +7,7 @@
 #include "asm-offsets.h"
 #include "cpu.h"
 #include "layout.h"
+#include "uart.h"
 
 #define SMAP 0x534d4150
 #define INT15_E820_SIZE 20 /* what int 15h E820 hands out: base, length, type */
@@ -56,12 +57,12 @@ int10_handler:
 	pushw %ax
 	pushw %dx
 	movb %al, %ah
-	movw $0x3fd, %dx
+	movw $COM1 + UART_LSR, %dx
 1:	inb %dx, %al
-	testb $0x20, %al
+	testb $UART_LSR_THRE, %al
 	jz 1b
 	movb %ah, %al
-	movw $0x3f8, %dx
+	movw $COM1, %dx
 	outb %al, %dx
 	popw %dx
 	popw %ax

@@ -1,5 +1,6 @@
 #include "interrupts.h"
 #include "io.h"
+#include "lapic.h"
 
 #define PIC1_CMD 0x20
 #define PIC1_IMR 0x21
@@ -14,10 +15,6 @@
 #define PIT_CH0 0x40
 #define PIT_MODE 0x43
 #define PIT_CH0_RATE_GEN 0x34 /* channel 0, low then high byte, mode 2 */
-#define LAPIC_BASE 0xfee00000u
-#define LAPIC_SVR 0x0f0
-#define LAPIC_LVT_LINT0 0x350
-#define LAPIC_LVT_LINT1 0x360
 #define SVR_ENABLE (1 << 8)
 #define SPURIOUS_VECTOR 0xff
 #define LVT_EXTINT (7 << 8)

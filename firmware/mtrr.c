@@ -8,6 +8,7 @@
 #include "console.h"
 #include "e820.h"
 #include "io.h"
+#include "lapic.h"
 #include "layout.h"
 #include "mtrr.h"
 
@@ -32,7 +33,6 @@
 #define FOUR_GIB (4 * GiB)
 #define DEFAULT_PHYS_BITS 36
 
-#define LAPIC_ICR_LOW 0xfee00300u
 #define ICR_INIT_ALL_BUT_SELF 0x000c4500
 #define ICR_SIPI_ALL_BUT_SELF 0x000c4600
 #define AP_WAIT_SPINS 100000000u
@@ -129,8 +129,8 @@ static void start_aps(u32 ncpus)
 	u32 spins = 0;
 
 	/* ap.S sits at the start of the F segment: SIPI vector 0xf0. */
-	mmio_write32(LAPIC_ICR_LOW, ICR_INIT_ALL_BUT_SELF);
-	mmio_write32(LAPIC_ICR_LOW, ICR_SIPI_ALL_BUT_SELF | (ROM_BASE >> 12));
+	mmio_write32(LAPIC_BASE + LAPIC_ICR_LOW, ICR_INIT_ALL_BUT_SELF);
+	mmio_write32(LAPIC_BASE + LAPIC_ICR_LOW, ICR_SIPI_ALL_BUT_SELF | (ROM_BASE >> 12));
 	while (ap_done < ncpus - 1) {
 		if (++spins == AP_WAIT_SPINS) {
 			warn("MTRRs: %u of %u APs answered", ap_done, ncpus - 1);

@@ -3,8 +3,7 @@
 #define MINIBIOS_CONSOLE_H
 
 #include "types.h"
-
-#define COM1 0x3f8
+#include "uart.h"
 
 void console_putc(char c);
 void console_puts(const char *s);
