@@ -11,7 +11,7 @@
 
 #define BDA_BASE 0x400          /* BIOS data area (the IVT is below it) */
 #define STACK_TOP 0x8000        /* firmware stack: 0x1000..0x8000 */
-#define ZERO_PAGE_ADDR 0x8000   /* boot_params for the 32/64-bit entries */
+#define ZERO_PAGE_ADDR 0x8000   /* boot_params (32/64-bit Linux), or PVH start info */
 #define PAGE_TABLES_ADDR 0x9000 /* 64-bit entry: PML4, PDPT, 4 PDs (to 0xf000) */
 #define LINUX_SETUP_ADDR 0x10000 /* real-mode kernel code + heap + stack: 64 KiB */
 #define LINUX_CMDLINE_ADDR 0x20000
