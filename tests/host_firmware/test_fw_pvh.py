@@ -6,7 +6,7 @@ import ctypes
 import struct
 
 from fwhost import E820Entry, E820Map, HostFirmware
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 ADDR = 0x8000
@@ -43,6 +43,7 @@ def test_no_initrd_no_module(fw: HostFirmware, guest_ram) -> None:
 
 MB_FLAGS_MEMORY, MB_FLAGS_MMAP = 1 << 0, 1 << 6
 QEMU_BASE, MMAP_ROOM, BLOCK = 0x9000, 0x500, 0x500 + 88
+BLOCK_SPOTS = (QEMU_BASE, 0x1000, 0x90000 - 0x1000)  # QEMU's, then low, then below the EBDA
 
 
 def qemu_info(flags: int) -> bytes:
@@ -98,11 +99,13 @@ def test_multiboot_mem_upper_is_ram_from_1mib(fw: HostFirmware, hole_kb: int) ->
 
 
 @given(st.integers(0, 0x100000), st.integers(0, 0x100000))
+@example(0, 0x8F001)  # ends one byte into the last spot: no room, though below 0x90000
 def test_multiboot_block_never_over_the_kernel(fw: HostFirmware, kernel: int, size: int) -> None:
     base = fw.lib.multiboot_block_base(kernel, size)
-    if base == 0:  # only when the kernel covers every spot
-        assert kernel <= 0x1000 and kernel + size >= 0x90000
+    if base == 0:  # only when the kernel overlaps every spot
+        assert size and all(s < kernel + size and kernel < s + BLOCK for s in BLOCK_SPOTS)
         return
+    assert base in BLOCK_SPOTS
     assert base + BLOCK <= kernel or base >= kernel + size or size == 0
     if size == 0 or kernel >= QEMU_BASE + BLOCK or kernel + size <= QEMU_BASE:
         assert base == QEMU_BASE  # QEMU's own place whenever it is free
