@@ -118,7 +118,7 @@ def test_table_shows_medians_ratios_and_counts() -> None:
     assert firmware_ratio.split()[-2:] == ["0.50", "1.00"]
     assert "113000" in text and "1@0.2 3@11.0" in text
     # Each step lasts from the previous mark to its own.
-    assert "  kernel + initrd load" in text and "5.0 [5.0-5.0]" in text
+    assert "  kernel (+ initrd) load" in text and "5.0 [5.0-5.0]" in text
 
 
 def test_steps_are_timed_from_mark_to_mark() -> None:

@@ -48,9 +48,9 @@ STEPS = {
     0x16: "MP table",
     0x17: "$PIR table",
     0x18: "tables reserved",
-    2: "Linux header, placement",
-    3: "kernel + initrd load",
-    4: "initrd load",
+    2: "way in chosen, kernel placed",
+    3: "kernel (+ initrd) load",
+    4: "PVH: command line + initrd load",
 }
 
 METHOD = {
@@ -71,7 +71,7 @@ METHOD = {
     "opt/minibios/step-marks asking it to mark the end of each step on port 0xf4 "
     "(QEMU's trace timestamps the writes); the time from one mark to the next",
     "milestones": "minibios writes 1 (fw_cfg found), 2 (kernel load starts), then 3 (jump "
-    "into a bzImage) or 4 (jump into a PVH kernel) to port 0xf4 "
+    "into a Linux or multiboot kernel) or 4 (jump into a PVH kernel) to port 0xf4 "
     "(firmware/include/debugport.h) when fw_cfg's opt/minibios/milestones asks (the counting "
     "run does); seen through isa-debugcon, in ms after reset release",
 }
