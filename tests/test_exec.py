@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from vm_support import minibios_cli, read_until
 
-from minibios import agent
+import minibios
 from minibios.agent import (
     AgentMachine,
     CommandTimeout,
@@ -303,7 +303,8 @@ def test_other_machines(machine: str, tmp_path: Path) -> None:
 
 
 def test_one_shot_api_with_timings() -> None:
-    result = agent.exec(
+    """Through the package's facade, as a user calls it (the same as minibios.agent.exec)."""
+    result = minibios.exec(
         ["sh", "-c", "echo hi; exit 3"], rootfs="initramfs", accel="tcg", snapshot="off"
     )
     assert (result.returncode, result.stdout, result.stderr) == (3, b"hi\n", b"")

@@ -1,12 +1,23 @@
 """The package's layers: every import in src/minibios goes down (README, Architecture).
 
 Read from the source with `ast`, so a lazy import inside a function counts too.
+
+The one exception, explicit and checked here: the package's `__init__` is also the public
+facade (`minibios.exec`, ...). It names what it re-exports in `minibios.FACADE` and
+imports those modules by name on first use (its `__getattr__`), so importing the package
+still loads nothing above the bottom layer; no other module imports by name.
 """
 
 import ast
+import importlib
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+import minibios
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "minibios"
 # Higher imports lower; equal ranks may not import each other (images and firmware
@@ -85,3 +96,63 @@ def test_the_check_catches_an_upward_import() -> None:
     assert edge_allowed("minibios.cli.commands", "minibios.vm.spec")
     assert edge_allowed("minibios.vm.spec", "minibios.sizes")
     assert edge_allowed("minibios.bench.probe", "minibios.bench.gdb_remote")
+
+
+def _imports_by_name(path: Path) -> list[int]:
+    """Lines where `path` calls importlib.import_module or __import__."""
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.Call)
+        and (
+            (isinstance(node.func, ast.Attribute) and node.func.attr == "import_module")
+            or (isinstance(node.func, ast.Name) and node.func.id in ("import_module", "__import__"))
+        )
+    ]
+
+
+def test_only_the_facade_imports_by_name() -> None:
+    facade = PACKAGE / "__init__.py"
+    assert _imports_by_name(facade), "the facade no longer imports lazily: update this test"
+    others = {
+        str(path.relative_to(PACKAGE)): lines
+        for path in sources()
+        if path != facade and (lines := _imports_by_name(path))
+    }
+    assert not others, f"imports by name escape the layer check: {others}"
+
+
+@pytest.mark.parametrize("name", sorted(minibios.FACADE))
+def test_the_facade_only_reexports(name: str) -> None:
+    module = minibios.FACADE[name]
+    assert RANKS[layer_of(module)] > RANKS["minibios"], f"{module} needs no facade"
+    defined_in = importlib.import_module(module)
+    assert name in defined_in.__all__, f"{module} does not export {name}"
+    assert getattr(minibios, name) is getattr(defined_in, name)
+    assert name in minibios.__all__ and name in dir(minibios)
+
+
+def test_the_facade_defines_nothing_itself() -> None:
+    tree = ast.parse((PACKAGE / "__init__.py").read_text())
+    classes = [n.name for n in tree.body if isinstance(n, ast.ClassDef)]
+    functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    assert not classes and functions <= {"__getattr__", "__dir__"}, (classes, functions)
+    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
+        _ = minibios.no_such_name
+
+
+def _modules_loaded_by(code: str) -> list[str]:
+    """The minibios modules a fresh interpreter has loaded after running `code`."""
+    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    return [m for m in json.loads(result.stdout) if m.split(".")[0] == "minibios"]
+
+
+def test_importing_the_package_loads_only_the_bottom_layer() -> None:
+    loaded = _modules_loaded_by("import minibios, minibios.errors, minibios.sizes")
+    assert "minibios.errors" in loaded
+    assert {layer_of(m) for m in loaded} == {"minibios"}, loaded
+    # First use of a facade name imports its module, and only then.
+    assert "minibios.agent" in _modules_loaded_by("import minibios\nminibios.exec")
