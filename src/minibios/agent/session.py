@@ -74,7 +74,7 @@ from minibios.agent.snapshot import Entry as SnapshotEntry
 from minibios.agent.virtiofsd import Share, Virtiofsd, VirtiofsdError, virtiofs_blocker
 from minibios.errors import MinibiosError
 from minibios.firmware.choice import resolve_firmware
-from minibios.images.assets import cache_dir, find_busybox, find_kernel
+from minibios.images.assets import cache_dir, find_busybox, kernel_and_modules
 from minibios.images.entry import Entry, EntryChoice, choose_entry
 from minibios.sizes import parse_memory
 from minibios.vm.accel import choose_accel
@@ -204,7 +204,7 @@ class AgentMachine:
         settings = self.settings
         use_fs = self._choose_rootfs()
         cache = cache_dir()
-        kernel_assets = find_kernel(cache)
+        kernel_assets = kernel_and_modules(settings.kernel, cache)  # its own modules
         memory = settings.memory
         spec = VmSpec(
             machine=settings.machine,

@@ -82,6 +82,24 @@ def find_kernel(cache: Path | None = None, flavour: str = "cloud") -> KernelAsse
     )
 
 
+def unpacked_kernel(vmlinuz: Path) -> KernelAssets | None:
+    """The kernel tree `vmlinuz` sits in, if it is laid out as a Debian package unpacks
+    (`X/boot/vmlinuz-V` beside `X/lib/modules/V`: scripts/setup's cache, or `/`), else None."""
+    version = vmlinuz.name.removeprefix("vmlinuz-")
+    if version == vmlinuz.name or vmlinuz.parent.name != "boot":
+        return None
+    modules_dir = vmlinuz.parent.parent / "lib" / "modules" / version
+    return KernelAssets(version, vmlinuz, modules_dir) if modules_dir.is_dir() else None
+
+
+def kernel_and_modules(vmlinuz: Path | None, cache: Path | None = None) -> KernelAssets:
+    """The kernel tree to take modules from for `vmlinuz`: its own (unpacked_kernel); the
+    cached cloud kernel when `vmlinuz` is None or has no module tree beside it (a kernel
+    with its drivers built in ignores modules that are not its own)."""
+    found = unpacked_kernel(vmlinuz) if vmlinuz is not None else None
+    return found or find_kernel(cache)
+
+
 def find_busybox(candidates: tuple[str, ...] = ("/bin/busybox", "/usr/bin/busybox")) -> Path:
     """A statically linked busybox (the initramfs has no libc to offer a dynamic one)."""
     paths = [Path(p) for p in candidates]
