@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from vm_support import BOOT_APPEND, BootImages, minibios_cli, qemu_pids, read_until, run_cli
+from vm_support import BOOT_APPEND, BootImages, popen_cli, qemu_pids, read_until, run_cli
 
 from minibios.bench.parallel import (
     AT_ONCE,
@@ -110,15 +108,10 @@ def test_interrupt_stops_every_vm_of_the_batch_at_once(
 ) -> None:
     """^C while held guests run at once: the bench ends now, not at their timeout."""
     timeout = 10.0
-    cli = subprocess.Popen(
-        [*minibios_cli(), "bench-parallel", "--vms", "2", "--firmware", firmware,
-         "--initrd", str(boot_images.plain_initrd), "--append", f"{BOOT_APPEND} {HOLD_FLAG}",
-         "--timeout", f"{timeout:g}"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "TMPDIR": str(short_tmp)},
-    )  # fmt: skip
+    cli = popen_cli("bench-parallel", "--vms", "2", "--firmware", firmware,
+                    "--initrd", str(boot_images.plain_initrd),
+                    "--append", f"{BOOT_APPEND} {HOLD_FLAG}", "--timeout", f"{timeout:g}",
+                    tmpdir=short_tmp)  # fmt: skip
     try:
         # The QMP sockets sit under short_tmp: that finds this bench's QEMUs.
         read_until(cli.stderr, f"[{ONE_BY_ONE} 2/2]".encode(), 4 * timeout)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from vm_support import minibios_cli, read_until
+from vm_support import minibios_cli, popen_cli, read_until
 
 import minibios
 from minibios.agent import (
@@ -27,6 +27,7 @@ from minibios.sizes import MIB
 
 pytestmark = pytest.mark.boot
 EXEC_TIMEOUT = 300.0  # a whole `minibios exec` on a loaded 2-core TCG host
+INITRAMFS_EXEC = ("exec", "--accel", "tcg", "--rootfs", "initramfs")
 
 
 def exec_cli(
@@ -148,14 +149,8 @@ def test_cli_streams_exit_status_and_no_console(snapshot: str, short_tmp: Path) 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_cli_streams_then_stops_on_a_signal(sig: signal.Signals, short_tmp: Path) -> None:
-    proc = subprocess.Popen(
-        [*minibios_cli(), "exec", "--accel", "tcg", "--rootfs", "initramfs", "--",
-         "sh", "-c", "echo first; sleep 1000; echo never"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "TMPDIR": str(short_tmp)},
-    )  # fmt: skip
+    command = ("sh", "-c", "echo first; sleep 1000; echo never")
+    proc = popen_cli(*INITRAMFS_EXEC, "--", *command, tmpdir=short_tmp)
     try:
         # The first line arrives while the command still runs: it streams.
         read_until(proc.stdout, b"first\n", EXEC_TIMEOUT)
@@ -183,26 +178,8 @@ def test_cli_timeout(short_tmp: Path) -> None:
 
 
 def test_four_execs_at_once(short_tmp: Path) -> None:
-    env = {**os.environ, "TMPDIR": str(short_tmp)}
     procs = [
-        subprocess.Popen(
-            [
-                *minibios_cli(),
-                "exec",
-                "--accel",
-                "tcg",
-                "--rootfs",
-                "initramfs",
-                "--",
-                "sh",
-                "-c",
-                f"echo vm{n}; exit {n + 10}",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-        )
+        popen_cli(*INITRAMFS_EXEC, "--", "sh", "-c", f"echo vm{n}; exit {n + 10}", tmpdir=short_tmp)
         for n in range(4)
     ]
     for n, proc in enumerate(procs):

@@ -51,19 +51,36 @@ def minibios_cli() -> list[str]:
     return [sys.executable, "-m", "minibios"]
 
 
+def _cli_env(tmpdir: Path, env: dict[str, str] | None) -> dict[str, str]:
+    return {**os.environ, "TMPDIR": str(tmpdir), **(env or {})}
+
+
 def run_cli(
     *args: str, tmpdir: Path, env: dict[str, str] | None = None, timeout: float = CLI_TIMEOUT
 ) -> subprocess.CompletedProcess[str]:
     """`minibios ARGS` with TMPDIR=tmpdir, so its temp files can be checked afterwards."""
-    full_env = {**os.environ, "TMPDIR": str(tmpdir), **(env or {})}
     return subprocess.run(
         [*minibios_cli(), *args],
         capture_output=True,
         text=True,
-        env=full_env,
+        env=_cli_env(tmpdir, env),
         stdin=subprocess.DEVNULL,
         timeout=timeout,
         check=False,
+    )
+
+
+def popen_cli(
+    *args: str, tmpdir: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`minibios ARGS` started as run_cli's (TMPDIR=tmpdir, no stdin), not waited for:
+    stdout and stderr are pipes (read_until reads them as it runs)."""
+    return subprocess.Popen(
+        [*minibios_cli(), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_cli_env(tmpdir, env),
     )
 
 
