@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from vm_support import BootImages
 
+from minibios.bench.vng_peer import VNG_FLAGS, VNG_TCG_FLAG, VngPeer, find_vng, vng_blocker
 from minibios.firmware import rom
 from minibios.firmware.choice import SEABIOS_PC
 from minibios.images.assets import KernelAssets
@@ -337,14 +338,24 @@ def test_virt_install_line(libvirt: Session, guest_files: GuestFiles) -> None:
 # -- virtme-ng -------------------------------------------------------------------
 
 
+def test_the_bench_peer_runs_vng_as_the_readme_does() -> None:
+    """`minibios bench-exec --peer vng` builds its own vng line: the flags that make vng
+    work here must be the ones this README line (run below) has."""
+    readme = shlex.split(readme_example("vng").replace("\\\n", " "))
+    kernel = KernelAssets("6.1.0-1-amd64", Path("/k/boot/vmlinuz-6.1.0-1-amd64"), Path("/k/m"))
+    argv = VngPeer(Path("/venv/bin/vng"), kernel).argv(["/bin/true"])
+    for flag in (VNG_TCG_FLAG, *VNG_FLAGS, "--verbose"):
+        assert flag in readme and flag in argv, flag
+    assert argv[argv.index("--run") + 1] == str(kernel.vmlinuz)
+
+
 @pytest.mark.boot
 def test_vng_line(generic_kernel: KernelAssets, tmp_path: Path) -> None:
-    venv_bin = str(Path(sys.executable).parent)
-    path = f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"
-    if shutil.which("vng", path=path) is None:
-        pytest.skip("virtme-ng not installed (pip install virtme-ng; in .[test])")
-    if shutil.which("depmod") is None:
-        pytest.skip("depmod not installed (kmod; run ./scripts/setup): vng needs it")
+    blocker = vng_blocker()
+    if blocker:
+        pytest.skip(blocker)
+    vng = find_vng()
+    assert vng is not None
     command = readme_example("vng").replace("\\\n", " ")
     # vng finds the modules next to the kernel: the generic kernel in its unpacked tree.
     command = command.replace(README_KERNEL, str(generic_kernel.vmlinuz))
@@ -357,7 +368,7 @@ def test_vng_line(generic_kernel: KernelAssets, tmp_path: Path) -> None:
         timeout=VNG_TIMEOUT,
         cwd=tmp_path,
         stdin=subprocess.DEVNULL,
-        env={**os.environ, "PATH": path},
+        env=VngPeer(vng, generic_kernel).env(tmp_path),  # vng and virtme-run on PATH
     )
     lines = [line.strip() for line in result.stdout.splitlines()]
     assert "minibios" in lines, result.stdout[-3000:]

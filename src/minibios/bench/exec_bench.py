@@ -7,7 +7,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from minibios.agent import AgentMachine, ExecSettings, Timings
+from minibios.bench.vng_peer import VngPeer, run_peer
+from minibios.images.assets import KernelAssets
 
+# What the CLI asks choose_accel for: every row (and the peer) under the same
+# accelerator, TCG as in the other benchmarks.
+ACCEL = "tcg"
 # Phases from QEMU's start to the exit status on the host (prepare is the host's
 # own cache lookups and virtiofsd starts, shown apart).
 BOOT_PHASES = ("QEMU start", "firmware+early kernel", "kernel", "agent ready", "command")
@@ -23,6 +28,9 @@ class ExecBenchPlan:
     command: tuple[str, ...] = ("/bin/true",)
     # "off": cold boots; "auto": restored from a saved boot state (saved before timing)
     snapshots: tuple[str, ...] = ("off",)
+    accel: str = ACCEL  # as choose_accel resolved it
+    kernel: KernelAssets | None = None  # None: exec's own default, the cached cloud kernel
+    peer: VngPeer | None = None  # `vng --exec`, timed in the same rounds (same kernel)
 
 
 @dataclass
@@ -39,21 +47,44 @@ class ExecBenchResult:
             sum(v for k, v in t.phases() if k in BOOT_PHASES) for t in self.runs
         )
 
+    def median_wall(self) -> float:
+        """What the caller waits: prepare and the boot phases."""
+        return statistics.median(
+            sum(v for k, v in t.phases() if k in (*BOOT_PHASES, "prepare")) for t in self.runs
+        )
+
+
+@dataclass
+class PeerResult:
+    name: str
+    walls: list[float] = field(default_factory=list)  # vng started to vng exited
+
+    def median_wall(self) -> float:
+        return statistics.median(self.walls)
+
+
+@dataclass
+class ExecBenchOutcome:
+    results: list[ExecBenchResult]
+    peer: PeerResult | None = None
+
 
 def _settings(plan: ExecBenchPlan, firmware: str, snapshot: str) -> ExecSettings:
     return ExecSettings(
+        kernel=plan.kernel.vmlinuz if plan.kernel else None,
         machine=plan.machine,
         firmware=firmware,
-        accel="tcg",
+        accel=plan.accel,
         rootfs=plan.rootfs,
         memory=plan.memory,
         snapshot=snapshot,
     )
 
 
-def run_exec_bench(plan: ExecBenchPlan, progress: Callable[[str], None]) -> list[ExecBenchResult]:
+def run_exec_bench(plan: ExecBenchPlan, progress: Callable[[str], None]) -> ExecBenchOutcome:
     cases = [(fw, mode) for fw in plan.firmwares for mode in plan.snapshots]
     results = {case: ExecBenchResult(*case) for case in cases}
+    peer = PeerResult("vng") if plan.peer else None
     for firmware, mode in cases:
         if mode != "off":  # the saved state is made once, before timing starts
             with AgentMachine(_settings(plan, firmware, mode)) as vm:
@@ -72,7 +103,10 @@ def run_exec_bench(plan: ExecBenchPlan, progress: Callable[[str], None]) -> list
                 f"bench-exec: run {run + 1}/{plan.runs} {firmware} snapshot {mode}: "
                 f"{total * 1000:.0f} ms"
             )
-    return list(results.values())
+        if plan.peer and peer:  # in the same round, after the firmwares
+            peer.walls.append(run_peer(plan.peer, plan.command))
+            progress(f"bench-exec: run {run + 1}/{plan.runs} vng: {peer.walls[-1] * 1000:.0f} ms")
+    return ExecBenchOutcome(list(results.values()), peer)
 
 
 @dataclass(frozen=True)
@@ -133,21 +167,56 @@ def render_footprint(found: Sequence[RestoredFootprint]) -> str:
     return "\n".join(lines)
 
 
-def render_exec_bench(plan: ExecBenchPlan, results: Sequence[ExecBenchResult]) -> str:
-    header = ["firmware", "snapshot", "total", *BOOT_PHASES, "prepare"]
+def _describe_kernel(plan: ExecBenchPlan) -> str:
+    if plan.kernel is None:
+        return "kernel: the cached Debian cloud kernel"
+    why = " (Debian generic: the kernel vng can boot here)" if plan.peer else ""
+    return f"kernel {plan.kernel.version}{why}"
+
+
+def render_exec_bench(plan: ExecBenchPlan, outcome: ExecBenchOutcome) -> str:
+    results = outcome.results
+    header = ["firmware", "snapshot", "total", *BOOT_PHASES, "prepare", "wall"]
     lines = [
-        f"exec {' '.join(plan.command)} on {plan.machine}, TCG, rootfs {plan.rootfs}, "
-        f"{plan.runs} runs each, medians in ms (total = QEMU start to exit status)",
+        f"exec {' '.join(plan.command)} on {plan.machine}, {plan.accel.upper()}, "
+        f"rootfs {plan.rootfs}, {_describe_kernel(plan)} for every row, {plan.runs} runs "
+        "each, medians in ms (total = QEMU start to exit status; wall = prepare + total)",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
     ]
     for r in results:
         cells = [r.firmware, r.snapshot, f"{r.median_total() * 1000:.0f}"]
         cells += [f"{r.median(p) * 1000:.0f}" for p in (*BOOT_PHASES, "prepare")]
+        cells.append(f"{r.median_wall() * 1000:.0f}")
         lines.append("| " + " | ".join(cells) + " |")
+    peer = outcome.peer
+    if plan.peer and peer and peer.walls:
+        dashes = ["-"] * (len(header) - 3)
+        cells = [f"{peer.name} (peer)", "-", *dashes, f"{peer.median_wall() * 1000:.0f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+        lines.append(f"{peer.name}: {plan.peer.describe()}")
     cold = {r.firmware: r.median_total() for r in results if r.snapshot == "off" and r.runs}
     for r in results:
         if r.snapshot != "off" and r.runs and cold.get(r.firmware):
             ratio = r.median_total() / cold[r.firmware]
             lines.append(f"{r.firmware}: restore / cold boot = {ratio:.3f}")
+    lines += _wall_ratios(results, peer)
     return "\n".join(lines)
+
+
+def _wall_ratios(results: Sequence[ExecBenchResult], peer: PeerResult | None) -> list[str]:
+    """Every other row's wall against minibios's cold boots of the same rounds."""
+    base = next(
+        (r for r in results if r.firmware == "minibios" and r.snapshot == "off" and r.runs), None
+    )
+    if base is None:
+        return []
+    others = [
+        (f"{r.firmware} {r.snapshot}", r.median_wall()) for r in results if r.runs and r is not base
+    ]
+    if peer and peer.walls:
+        others.append((peer.name, peer.median_wall()))
+    if not others:
+        return []
+    ratios = ", ".join(f"{name} {wall / base.median_wall():.2f}" for name, wall in others)
+    return [f"wall / minibios's (snapshot off, same rounds): {ratios}"]

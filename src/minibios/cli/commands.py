@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
-from minibios.bench import parallel, runner
+from minibios.bench import exec_bench, parallel, runner
 from minibios.bench.exec_bench import (
     ExecBenchPlan,
     measure_restored_footprint,
@@ -23,6 +23,7 @@ from minibios.bench.plot import check_plot_path, render_svg, write_plot
 from minibios.bench.probe import BenchFirmware
 from minibios.bench.runner import BenchPlan, run_bench, stderr_progress, write_json
 from minibios.bench.table import render
+from minibios.bench.vng_peer import VngPeer, generic_kernel, peer_blocker
 from minibios.cli.bench_memory import add_memory_command, run_memory_command
 from minibios.cli.demo import demo_plan
 from minibios.cli.exec_command import add_exec_parser, add_snapshot_parser, cmd_exec, cmd_snapshot
@@ -35,12 +36,13 @@ from minibios.firmware.choice import Firmware, resolve_firmware
 from minibios.images.assets import cache_dir, find_busybox, find_kernel
 from minibios.images.entry import EntryChoice, choose_entry
 from minibios.images.initramfs import InitramfsSpec, build_initramfs
+from minibios.vm.accel import choose_accel
 from minibios.vm.machine import Machine, VmEnd
 from minibios.vm.preflight import check_file, preflight
 from minibios.vm.qemu_binary import choose_qemu
 from minibios.vm.runtime_dir import placeholder_runtime_dir
 from minibios.vm.session import BootOutcome, boot
-from minibios.vm.spec import VmSpec
+from minibios.vm.spec import Accel, VmSpec
 from minibios.vm.tsc import TSC_OPTION
 
 EXIT_USAGE = 2  # bad input: what preflight (or argparse) rejects, before any VM
@@ -129,6 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="off",
         help="off (cold boots), auto (restored from a saved state) or off,auto: both, interleaved",
     )
+    bench_exec.add_argument(
+        "--peer",
+        choices=("vng",),
+        help="also time virtme-ng's `vng --exec` in the same rounds; every row then boots "
+        "Debian's generic kernel, the one vng can boot here",
+    )
+    bench_exec.set_defaults(accel=exec_bench.ACCEL)
     commands.add_parser("rom", help="print the ROM path (rebuilding it if stale)")
     commands.add_parser("build", help="rebuild the ROM (make -C firmware)")
     add_install_commands(commands)  # install, uninstall: see cli/install.py
@@ -272,8 +281,20 @@ def _cmd_bench_exec(args: argparse.Namespace) -> int:
     if not snapshots or not set(snapshots) <= {"off", "auto"}:
         raise UsageError("--snapshot takes off, auto or off,auto")
     plan = ExecBenchPlan(
-        firmwares, args.runs, machine=args.machine, rootfs=args.rootfs, snapshots=snapshots
+        firmwares,
+        args.runs,
+        machine=args.machine,
+        rootfs=args.rootfs,
+        snapshots=snapshots,
+        accel=choose_accel(args.accel),
     )
+    if args.peer == "vng":
+        blocker = peer_blocker()
+        if blocker:
+            stderr_progress(f"minibios: bench-exec: peer vng skipped: {blocker}")
+        else:  # the same kernel for every row: the one vng can boot
+            peer = VngPeer.here(plan.memory, tcg=plan.accel == Accel.TCG)
+            plan = replace(plan, kernel=generic_kernel(), peer=peer)
     print(render_exec_bench(plan, run_exec_bench(plan, stderr_progress)))
     if args.footprint:
         counts = [int(n) for n in args.footprint.split(",")]
