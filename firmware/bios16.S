@@ -57,12 +57,12 @@ int10_handler:
 	pushw %ax
 	pushw %dx
 	movb %al, %ah
-	movw $COM1 + UART_LSR, %dx
+	movw $(COM1 + UART_LSR), %dx
 1:	inb %dx, %al
 	testb $UART_LSR_THRE, %al
 	jz 1b
 	movb %ah, %al
-	movw $COM1, %dx
+	movw $(COM1 + UART_THR), %dx
 	outb %al, %dx
 	popw %dx
 	popw %ax

@@ -6,9 +6,7 @@
 #include "console.h"
 #include "io.h"
 #include "poweroff.h"
-
-#define UART_LSR 5
-#define UART_LSR_THRE 0x20
+#include "uart.h"
 
 void console_putc(char c)
 {
@@ -16,7 +14,7 @@ void console_putc(char c)
 		console_putc('\r');
 	while (!(inb(COM1 + UART_LSR) & UART_LSR_THRE))
 		;
-	outb(COM1, (u8)c);
+	outb(COM1 + UART_THR, (u8)c);
 }
 
 void console_puts(const char *s)

@@ -1,6 +1,6 @@
+#include "apic.h"
 #include "interrupts.h"
 #include "io.h"
-#include "lapic.h"
 
 #define PIC1_CMD 0x20
 #define PIC1_IMR 0x21

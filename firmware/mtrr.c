@@ -5,10 +5,10 @@
  * writes its own, then starts the APs (INIT, SIPI) at ap.S, which write the
  * same list and halt until the OS starts them.
  */
+#include "apic.h"
 #include "console.h"
 #include "e820.h"
 #include "io.h"
-#include "lapic.h"
 #include "layout.h"
 #include "mtrr.h"
 
