@@ -55,7 +55,8 @@ u32 acpi_setup(void)
 		.write_pointer = fw_write_pointer,
 	};
 	struct table_loader tl = { .ops = &ops };
-	const struct loader_blob *rsdp;
+	const struct loader_blob *blob;
+	const struct acpi_rsdp *rsdp;
 	u32 size = 0;
 	void *script = fw_cfg_load_file("etc/table-loader", &size);
 
@@ -65,53 +66,44 @@ u32 acpi_setup(void)
 	tl.max_blobs = size / LOADER_COMMAND_SIZE;
 	tl.blobs = scratch_alloc(tl.max_blobs * sizeof(*tl.blobs));
 	table_loader_run(&tl, script, size);
-	rsdp = table_loader_find(&tl, "etc/acpi/rsdp");
-	if (!rsdp || rsdp->size < 20 || !sig_is(rsdp->data, SIG_RSDP_LO) ||
-	    !sig_is((const u8 *)rsdp->data + 4, SIG_RSDP_HI)) {
+	blob = table_loader_find(&tl, "etc/acpi/rsdp");
+	rsdp = blob ? (const void *)blob->data : NULL;
+	if (!rsdp || blob->size < ACPI_RSDP_V1_SIZE || !sig_is(rsdp->signature, SIG_RSDP_LO) ||
+	    !sig_is(rsdp->signature + 4, SIG_RSDP_HI)) {
 		warn("ACPI: QEMU's tables have no RSDP");
 		return 0;
 	}
-	return (u32)rsdp->addr;
+	return (u32)blob->addr;
 }
-
-struct acpi_header {
-	char signature[4];
-	u32 length;
-	u8 revision;
-	u8 checksum;
-	char oem_id[6];
-	char oem_table_id[8];
-	u32 oem_revision;
-	u32 creator_id;
-	u32 creator_revision;
-} __packed;
 
 const void *acpi_find_table(u32 rsdp, const char *signature)
 {
-	const u8 *r = phys_ptr(rsdp);
+	const struct acpi_rsdp *r = phys_ptr(rsdp);
 	u64 root = 0;
-	u32 entry_size = 8;
+	u32 entry_size = ACPI_XSDT_ENTRY_SIZE;
 	const struct acpi_header *h;
 
 	if (!rsdp)
 		return NULL;
 	/* Revision 2 has an XSDT of 64-bit pointers; else the RSDT's 32-bit ones. */
-	if (r[15] >= 2)
-		memcpy(&root, r + 24, 8);
+	if (r->revision >= ACPI_RSDP_XSDT_REVISION)
+		root = r->xsdt_addr;
 	if (!root) {
-		memcpy(&root, r + 16, 4);
-		entry_size = 4;
+		root = r->rsdt_addr;
+		entry_size = ACPI_RSDT_ENTRY_SIZE;
 	}
-	h = phys_ptr(root);
 	if (!root || root >> 32)
 		return NULL;
+	h = phys_ptr(root);
 	for (u32 off = sizeof(*h); off + entry_size <= h->length; off += entry_size) {
 		u64 addr = 0;
 		const struct acpi_header *t;
 
-		memcpy(&addr, (const u8 *)h + off, entry_size);
+		memcpy(&addr, (const u8 *)h + off, entry_size); /* little-endian: 4 or 8 bytes */
+		if (!addr || addr >> 32)
+			continue; /* none, or out of the firmware's reach */
 		t = phys_ptr(addr);
-		if (addr && !(addr >> 32) && !memcmp(t->signature, signature, 4))
+		if (!memcmp(t->signature, signature, 4))
 			return t;
 	}
 	return NULL;

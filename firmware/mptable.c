@@ -5,6 +5,7 @@
  * set-up; the table goes in the F segment where the spec's scan looks.
  */
 #include "acpi.h"
+#include "apic.h"
 #include "checksum.h"
 #include "console.h"
 #include "fw_cfg.h"
@@ -15,63 +16,16 @@
 #include "string.h"
 #include "tables_memory.h"
 
-#define MP_SPEC_REV 4
-#define LAPIC_ADDR 0xfee00000
 #define LAPIC_VERSION 0x14 /* what QEMU's local APIC reports */
-#define IOAPIC_VERSION 0x11
-#define IOAPIC_ADDR 0xfec00000
-
-enum { MP_PROCESSOR, MP_BUS, MP_IOAPIC, MP_IOINTR, MP_LINTR };
-enum { INT_INT, INT_NMI, INT_SMI, INT_EXTINT };
-#define CPU_ENABLED 1
-#define CPU_BSP 2
-#define IRQ_ACTIVE_LOW_LEVEL 0x0f /* polarity 11b, trigger 11b */
-
-struct mp_floating {
-	char signature[4];
-	u32 config;
-	u8 length; /* in 16-byte units */
-	u8 revision;
-	u8 checksum;
-	u8 feature[5];
-} __packed;
-
-struct mp_config_header {
-	char signature[4];
-	u16 length;
-	u8 revision;
-	u8 checksum;
-	char oem[8];
-	char product[12];
-	u32 oem_table;
-	u16 oem_table_size;
-	u16 entries;
-	u32 lapic;
-	u16 ext_length;
-	u8 ext_checksum;
-	u8 reserved;
-} __packed;
-
-struct mp_processor {
-	u8 type, apic_id, apic_version, flags;
-	u32 signature, features, reserved[2];
-} __packed;
-
-struct mp_bus {
-	u8 type, id;
-	char name[6];
-} __packed;
-
-struct mp_ioapic {
-	u8 type, id, version, flags;
-	u32 addr;
-} __packed;
-
-struct mp_intr {
-	u8 type, irq_type;
-	u16 flags;
-	u8 src_bus, src_irq, dst_apic, dst_pin;
-} __packed;
+#define IOAPIC_VERSION 0x11 /* and its I/O APIC */
+#define ISA_IRQS 16
+#define ISA_IRQ_CASCADE 2 /* the slave 8259: no device behind it */
+/*
+ * Interrupt entries besides PCI's: the 8259 on I/O APIC pin 0, the ISA IRQs
+ * but the cascade, the local LINT0 and LINT1 (18); sized with two spare, as
+ * ever, so that the F segment's later tables stay where they were.
+ */
+#define MP_FIXED_INTRS 20
 
 struct builder {
 	u8 *buf;
@@ -122,7 +76,7 @@ u32 mptable_build(u8 *buf, u32 room, u32 addr, const struct mp_config *cfg)
 				.type = MP_PROCESSOR,
 				.apic_id = cfg->apic_id[i],
 				.apic_version = LAPIC_VERSION,
-				.flags = CPU_ENABLED | (i == 0 ? CPU_BSP : 0),
+				.flags = MP_CPU_ENABLED | (i == 0 ? MP_CPU_BSP : 0),
 				.signature = cfg->cpu_signature,
 				.features = cfg->cpu_features,
 			};
@@ -131,35 +85,40 @@ u32 mptable_build(u8 *buf, u32 room, u32 addr, const struct mp_config *cfg)
 		struct mp_bus *e = emit(&b, sizeof(*e));
 
 		if (e)
-			*e = (struct mp_bus){ MP_BUS, (u8)bus, "PCI   " };
+			*e = (struct mp_bus){ .type = MP_BUS, .id = (u8)bus, .name = "PCI   " };
 	}
 	{
 		struct mp_bus *e = emit(&b, sizeof(*e));
 		struct mp_ioapic *io = emit(&b, sizeof(*io));
 
 		if (e)
-			*e = (struct mp_bus){ MP_BUS, isa_bus, "ISA   " };
+			*e = (struct mp_bus){ .type = MP_BUS, .id = isa_bus, .name = "ISA   " };
 		if (io)
-			*io = (struct mp_ioapic){ MP_IOAPIC, cfg->ioapic_id, IOAPIC_VERSION, 1,
-						  cfg->ioapic_addr };
+			*io = (struct mp_ioapic){
+				.type = MP_IOAPIC,
+				.id = cfg->ioapic_id,
+				.version = IOAPIC_VERSION,
+				.flags = MP_IOAPIC_ENABLED,
+				.addr = cfg->ioapic_addr,
+			};
 	}
 	/* The 8259 behind pin 0, then ISA IRQs on their pins (IRQ 0 overridden). */
-	emit_intr(&b, MP_IOINTR, INT_EXTINT, 0, isa_bus, 0, cfg->ioapic_id, 0);
-	for (u8 irq = 0; irq < 16; irq++) {
-		if (irq == 2 || (cfg->pci_irq_mask & (1u << irq)))
+	emit_intr(&b, MP_IOINTR, MP_EXTINT, MP_IRQ_CONFORMS, isa_bus, 0, cfg->ioapic_id, 0);
+	for (u8 irq = 0; irq < ISA_IRQS; irq++) {
+		if (irq == ISA_IRQ_CASCADE || (cfg->pci_irq_mask & (1u << irq)))
 			continue;
-		emit_intr(&b, MP_IOINTR, INT_INT, 0, isa_bus, irq, cfg->ioapic_id,
+		emit_intr(&b, MP_IOINTR, MP_INT, MP_IRQ_CONFORMS, isa_bus, irq, cfg->ioapic_id,
 			  irq == 0 ? cfg->irq0_pin : irq);
 	}
 	for (u32 i = 0; i < cfg->npci_irqs; i++) {
 		const struct mp_pci_irq *r = &cfg->pci_irq[i];
 
-		emit_intr(&b, MP_IOINTR, INT_INT, IRQ_ACTIVE_LOW_LEVEL, r->bus,
+		emit_intr(&b, MP_IOINTR, MP_INT, MP_IRQ_ACTIVE_LOW_LEVEL, r->bus,
 			  (u8)(r->slot << 2 | r->intx), cfg->ioapic_id, r->ioapic_pin);
 	}
 	/* Local interrupts: the 8259 on LINT0, NMI on LINT1, of every CPU. */
-	emit_intr(&b, MP_LINTR, INT_EXTINT, 0, isa_bus, 0, 0xff, 0);
-	emit_intr(&b, MP_LINTR, INT_NMI, 0, isa_bus, 0, 0xff, 1);
+	emit_intr(&b, MP_LINTR, MP_EXTINT, MP_IRQ_CONFORMS, isa_bus, 0, MP_ALL_LAPICS, 0);
+	emit_intr(&b, MP_LINTR, MP_NMI, MP_IRQ_CONFORMS, isa_bus, 0, MP_ALL_LAPICS, 1);
 	if (!b.room || b.used - sizeof(*fp) > 0xffff)
 		return 0;
 
@@ -170,7 +129,7 @@ u32 mptable_build(u8 *buf, u32 room, u32 addr, const struct mp_config *cfg)
 		.oem = "MINIBIOS",
 		.product = "QEMU        ",
 		.entries = b.entries,
-		.lapic = LAPIC_ADDR,
+		.lapic = LAPIC_BASE,
 	};
 	hdr->checksum = (u8)-checksum8(hdr, hdr->length);
 	*fp = (struct mp_floating){
@@ -184,38 +143,58 @@ u32 mptable_build(u8 *buf, u32 room, u32 addr, const struct mp_config *cfg)
 }
 
 /* MADT entries: local APICs, the I/O APIC and interrupt source overrides. */
-static void from_madt(struct mp_config *cfg, const u8 *madt)
+void mp_config_from_madt(struct mp_config *cfg, const struct acpi_madt *madt)
 {
-	u32 len;
+	const u8 *table = (const u8 *)madt;
+	const struct acpi_madt_entry *e;
 
-	memcpy(&len, madt + 4, 4);
-	for (u32 off = 44; off + 2 <= len && madt[off + 1] >= 2; off += madt[off + 1]) {
-		const u8 *e = madt + off;
+	for (u32 off = sizeof(*madt); off + sizeof(*e) <= madt->header.length; off += e->length) {
+		e = (const void *)(table + off);
+		if (e->length < sizeof(*e) || off + e->length > madt->header.length)
+			break; /* a zero length would loop; a long one runs past the table */
+		if (e->type == MADT_LOCAL_APIC && e->length >= sizeof(struct acpi_madt_lapic)) {
+			const struct acpi_madt_lapic *l = (const void *)e;
 
-		if (e[0] == 0 && e[1] >= 8 && (e[4] & 1) && cfg->ncpus < MP_MAX_CPUS)
-			cfg->apic_id[cfg->ncpus++] = e[3];
-		else if (e[0] == 1 && e[1] >= 12) {
-			cfg->ioapic_id = e[2];
-			memcpy(&cfg->ioapic_addr, e + 4, 4);
-		} else if (e[0] == 2 && e[1] >= 10 && e[2] == 0 && e[3] == 0)
-			cfg->irq0_pin = e[4]; /* GSI of ISA IRQ 0; QEMU's I/O APIC starts at 0 */
+			if ((l->flags & MADT_LAPIC_ENABLED) && cfg->ncpus < MP_MAX_CPUS)
+				cfg->apic_id[cfg->ncpus++] = l->apic_id;
+		} else if (e->type == MADT_IO_APIC && e->length >= sizeof(struct acpi_madt_ioapic)) {
+			const struct acpi_madt_ioapic *io = (const void *)e;
+
+			cfg->ioapic_id = io->ioapic_id;
+			cfg->ioapic_addr = io->addr;
+		} else if (e->type == MADT_INT_OVERRIDE &&
+			   e->length >= sizeof(struct acpi_madt_override)) {
+			const struct acpi_madt_override *o = (const void *)e;
+
+			/* GSI of ISA IRQ 0; QEMU's I/O APIC starts at GSI 0 */
+			if (o->bus == 0 && o->source_irq == 0)
+				cfg->irq0_pin = (u8)o->gsi;
+		}
 	}
+}
+
+u32 mptable_size(const struct mp_config *cfg)
+{
+	return sizeof(struct mp_floating) + sizeof(struct mp_config_header) +
+	       cfg->ncpus * sizeof(struct mp_processor) +
+	       (cfg->pci_buses + 1) * sizeof(struct mp_bus) + sizeof(struct mp_ioapic) +
+	       (MP_FIXED_INTRS + cfg->npci_irqs) * sizeof(struct mp_intr);
 }
 
 u32 mptable_setup(u32 rsdp)
 {
 	static struct mp_config cfg; /* too big for the stack */
-	const u8 *madt = acpi_find_table(rsdp, "APIC");
+	const struct acpi_madt *madt = acpi_find_table(rsdp, "APIC");
 	u32 eax = 1, ebx, ecx = 0, edx;
 	u32 room;
 	u8 *buf;
 	u32 used;
 
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.ioapic_addr = IOAPIC_ADDR;
+	cfg.ioapic_addr = IOAPIC_BASE;
 	cfg.irq0_pin = 2; /* QEMU wires the PIT to GSI 2; the MADT says so too */
 	if (madt)
-		from_madt(&cfg, madt);
+		mp_config_from_madt(&cfg, madt);
 	if (!cfg.ncpus) {
 		cfg.ncpus = MIN(fw_cfg_read32(FW_CFG_NB_CPUS) & 0xffff, (u32)MP_MAX_CPUS);
 		for (u32 i = 0; i < cfg.ncpus; i++)
@@ -225,8 +204,7 @@ u32 mptable_setup(u32 rsdp)
 	cfg.cpu_signature = eax;
 	cfg.cpu_features = edx;
 	pci_mp_irqs(&cfg);
-	/* Floating pointer, header, CPUs, buses and I/O APIC, interrupt entries. */
-	room = 16 + 44 + cfg.ncpus * 20 + (cfg.pci_buses + 2) * 8 + (20 + cfg.npci_irqs) * 8;
+	room = mptable_size(&cfg);
 	buf = fseg_alloc(room, 16);
 	used = buf ? mptable_build(buf, room, (u32)(uptr)buf, &cfg) : 0;
 	if (!used)

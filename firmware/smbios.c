@@ -12,8 +12,6 @@
 #include "tables_memory.h"
 #include "version.h"
 
-#define SMBIOS_TYPE_END 127
-#define TYPE0_LENGTH 0x18
 /*
  * The BIOS date is not this firmware's release date: Linux keys behaviour on
  * the BIOS year, and only a year in 2008-2014 gives a VM its normal paths.
@@ -26,22 +24,26 @@
  */
 #define TYPE0_BIOS_DATE "04/01/2014"
 #define TYPE0_STRINGS "minibios\0" MINIBIOS_VERSION "\0" TYPE0_BIOS_DATE "\0"
-#define BIOS_CHAR_NOT_SUPPORTED (1 << 3)
+#define TYPE0_SIZE (sizeof(struct smbios_type0) + sizeof(TYPE0_STRINGS)) /* with the final NUL */
+#define TYPE0_HANDLE 0 /* QEMU numbers its own structures from 0x100 */
+#define BIOS_CHAR_NOT_SUPPORTED (1 << 3) /* "characteristics are not supported" */
 #define BIOS_CHAR_EXT2_VIRTUAL_MACHINE (1 << 4)
+#define ROM_SEGMENT 0xf000
+#define NO_EC 0xff
 
 bool smbios_has_type(const u8 *tables, u32 size, u8 type)
 {
 	u32 off = 0;
 
-	while (off + 4 <= size) {
-		u8 t = tables[off], len = tables[off + 1];
+	while (off + sizeof(struct smbios_header) <= size) {
+		const struct smbios_header *h = (const void *)(tables + off);
 
-		if (t == type)
+		if (h->type == type)
 			return true;
-		if (t == SMBIOS_TYPE_END || len < 4)
+		if (h->type == SMBIOS_TYPE_END || h->length < sizeof(*h))
 			return false;
 		/* Skip the formatted area, then the strings up to the double NUL. */
-		off += len;
+		off += h->length;
 		while (off + 1 < size && (tables[off] || tables[off + 1]))
 			off++;
 		off += 2;
@@ -51,63 +53,67 @@ bool smbios_has_type(const u8 *tables, u32 size, u8 type)
 
 u32 smbios_type0(u8 *buf, u32 room)
 {
-	u32 size = TYPE0_LENGTH + sizeof(TYPE0_STRINGS); /* the sizeof counts the final NUL */
+	struct smbios_type0 *t = (void *)buf;
 
-	if (room < size)
+	if (room < TYPE0_SIZE)
 		return 0;
-	memset(buf, 0, TYPE0_LENGTH);
-	buf[0x00] = 0;		 /* type */
-	buf[0x01] = TYPE0_LENGTH;
-	buf[0x02] = buf[0x03] = 0; /* handle 0: QEMU numbers its own from 0x100 */
-	buf[0x04] = 1;		 /* vendor: string 1 */
-	buf[0x05] = 2;		 /* version */
-	buf[0x06] = 0x00;	 /* starting segment 0xf000 */
-	buf[0x07] = 0xf0;
-	buf[0x08] = 3;		 /* release date */
-	buf[0x09] = 0;		 /* ROM size: (n + 1) * 64 KiB */
-	buf[0x0a] = BIOS_CHAR_NOT_SUPPORTED;
-	buf[0x13] = BIOS_CHAR_EXT2_VIRTUAL_MACHINE;
-	buf[0x14] = MINIBIOS_MAJOR;
-	buf[0x15] = MINIBIOS_MINOR;
-	buf[0x16] = buf[0x17] = 0xff; /* no embedded controller */
-	memcpy(buf + TYPE0_LENGTH, TYPE0_STRINGS, sizeof(TYPE0_STRINGS));
-	return size;
+	*t = (struct smbios_type0){
+		.header = { .type = SMBIOS_TYPE_BIOS, .length = sizeof(*t), .handle = TYPE0_HANDLE },
+		.vendor_str = 1,
+		.version_str = 2,
+		.start_segment = ROM_SEGMENT,
+		.release_date_str = 3,
+		.rom_size = 0, /* 64 KiB */
+		.characteristics = BIOS_CHAR_NOT_SUPPORTED,
+		.characteristics_ext2 = BIOS_CHAR_EXT2_VIRTUAL_MACHINE,
+		.major = MINIBIOS_MAJOR,
+		.minor = MINIBIOS_MINOR,
+		.ec_major = NO_EC,
+		.ec_minor = NO_EC,
+	};
+	memcpy(buf + sizeof(*t), TYPE0_STRINGS, sizeof(TYPE0_STRINGS));
+	return TYPE0_SIZE;
 }
 
-static void put16(u8 *p, u16 v) { memcpy(p, &v, 2); }
-static void put32(u8 *p, u32 v) { memcpy(p, &v, 4); }
-
-static u16 get16(const u8 *p)
+static bool patch_entry21(struct smbios_entry21 *e, u32 addr, u32 len, u16 added,
+			  u16 max_struct)
 {
-	u16 v;
+	const u32 dmi_size = sizeof(*e) - __builtin_offsetof(struct smbios_entry21,
+							      intermediate_anchor);
 
-	memcpy(&v, p, 2);
-	return v;
+	if (len > 0xffff)
+		return false;
+	e->max_structure_size = MAX(e->max_structure_size, max_struct);
+	e->table_length = (u16)len;
+	e->table_addr = addr;
+	e->structures += added;
+	e->intermediate_checksum = 0;
+	e->intermediate_checksum = (u8)-checksum8(e->intermediate_anchor, dmi_size);
+	e->checksum = 0;
+	e->checksum = (u8)-checksum8(e, sizeof(*e));
+	return true;
+}
+
+static void patch_entry30(struct smbios_entry30 *e, u32 addr, u32 len)
+{
+	e->table_max_size = len;
+	e->table_addr = addr; /* below 4 GiB: the high half is 0 */
+	e->checksum = 0;
+	e->checksum = (u8)-checksum8(e, sizeof(*e));
 }
 
 bool smbios_patch_entry(u8 *entry, u32 entry_size, u32 addr, u32 len, u16 added,
 			u16 max_struct)
 {
-	if (entry_size >= 0x1f && sig_is(entry, SIG_SM) && entry[5] == 0x1f) {
-		if (len > 0xffff)
-			return false;
-		put16(entry + 0x08, MAX(get16(entry + 0x08), max_struct));
-		put16(entry + 0x16, (u16)len);
-		put32(entry + 0x18, addr);
-		put16(entry + 0x1c, get16(entry + 0x1c) + added);
-		entry[0x15] = 0;
-		entry[0x15] = (u8)-checksum8(entry + 0x10, 0x0f); /* the _DMI_ part */
-		entry[0x04] = 0;
-		entry[0x04] = (u8)-checksum8(entry, 0x1f);
-		return true;
-	}
-	if (entry_size >= 0x18 && sig_is(entry, SIG_SM3) &&
-	    entry[4] == '_' && entry[6] == 0x18) {
-		put32(entry + 0x0c, len);
-		put32(entry + 0x10, addr);
-		put32(entry + 0x14, 0); /* high half of the 64-bit address */
-		entry[0x05] = 0;
-		entry[0x05] = (u8)-checksum8(entry, 0x18);
+	struct smbios_entry21 *e21 = (void *)entry;
+	struct smbios_entry30 *e30 = (void *)entry;
+
+	if (entry_size >= sizeof(*e21) && sig_is(e21->anchor, SIG_SM) &&
+	    e21->length == sizeof(*e21))
+		return patch_entry21(e21, addr, len, added, max_struct);
+	if (entry_size >= sizeof(*e30) && sig_is(e30->anchor, SIG_SM3) &&
+	    e30->anchor[4] == '_' && e30->length == sizeof(*e30)) {
+		patch_entry30(e30, addr, len);
 		return true;
 	}
 	return false;
@@ -118,12 +124,12 @@ void smbios_setup(void)
 	u32 anchor_size = 0, size = 0, type0_size = 0;
 	const u8 *anchor = fw_cfg_load_file("etc/smbios/smbios-anchor", &anchor_size);
 	const u8 *tables = fw_cfg_load_file("etc/smbios/smbios-tables", &size);
-	u8 type0[TYPE0_LENGTH + sizeof(TYPE0_STRINGS)];
+	u8 type0[TYPE0_SIZE];
 	u8 *entry, *placed;
 
 	if (!anchor || !tables)
 		return;
-	if (!smbios_has_type(tables, size, 0))
+	if (!smbios_has_type(tables, size, SMBIOS_TYPE_BIOS))
 		type0_size = smbios_type0(type0, sizeof(type0));
 	placed = high_alloc(type0_size + size, 16);
 	entry = fseg_alloc(anchor_size, 16);
