@@ -154,3 +154,65 @@ void enter_linux64(u32 entry, u32 boot_params, u32 pml4)
 /* Stand-ins for the real-mode handlers: only their addresses are taken. */
 const char int_default[1], int08_handler[1], int10_handler[1], int11_handler[1],
 	int12_handler[1], int15_handler[1], int16_handler[1];
+
+/*
+ * The layout of every struct the tests mirror with ctypes, as this compiler
+ * lays it out: tests/host_firmware/test_fw_layout.py compares each mirror's
+ * sizeof and its fields' offsets and sizes with these, so a field changed on one side only
+ * fails there instead of corrupting a test's data.
+ */
+#include "bios.h"
+#include "e820.h"
+#include "fw_cfg.h"
+#include "linux.h"
+#include "mptable.h"
+#include "mtrr.h"
+#include "table_loader.h"
+
+struct harness_layout {
+	const char *type;
+	const char *field; /* NULL: the struct itself */
+	u32 offset;
+	u32 size;
+};
+
+#define SIZE(t) { #t, NULL, 0, sizeof(struct t) }
+#define FIELD(t, f) { #t, #f, __builtin_offsetof(struct t, f), sizeof(((struct t *)0)->f) }
+
+static const struct harness_layout layouts[] = {
+	SIZE(e820_entry), FIELD(e820_entry, addr), FIELD(e820_entry, size),
+	FIELD(e820_entry, type),
+	SIZE(e820_map), FIELD(e820_map, count), FIELD(e820_map, entry),
+	SIZE(linux_image), FIELD(linux_image, setup_size), FIELD(linux_image, kernel_addr),
+	FIELD(linux_image, kernel_size), FIELD(linux_image, cmdline_size),
+	FIELD(linux_image, initrd_size), FIELD(linux_image, initrd_addr),
+	FIELD(linux_image, qemu_kernel_addr),
+	SIZE(bios_memory), FIELD(bios_memory, ext_kb), FIELD(bios_memory, e801_low_kb),
+	FIELD(bios_memory, e801_high_64k),
+	SIZE(msr_write), FIELD(msr_write, msr), FIELD(msr_write, lo), FIELD(msr_write, hi),
+	SIZE(loader_blob), FIELD(loader_blob, name), FIELD(loader_blob, data),
+	FIELD(loader_blob, addr), FIELD(loader_blob, size),
+	SIZE(table_loader_ops), FIELD(table_loader_ops, ctx), FIELD(table_loader_ops, lookup),
+	FIELD(table_loader_ops, alloc), FIELD(table_loader_ops, load),
+	FIELD(table_loader_ops, write_pointer),
+	SIZE(table_loader), FIELD(table_loader, ops), FIELD(table_loader, blobs),
+	FIELD(table_loader, nblobs), FIELD(table_loader, max_blobs),
+	FIELD(table_loader, warnings),
+	SIZE(fw_cfg_file), FIELD(fw_cfg_file, be_size), FIELD(fw_cfg_file, be_select),
+	FIELD(fw_cfg_file, reserved), FIELD(fw_cfg_file, name),
+	SIZE(fw_cfg_dir), FIELD(fw_cfg_dir, count), FIELD(fw_cfg_dir, files),
+	SIZE(mp_pci_irq), FIELD(mp_pci_irq, bus), FIELD(mp_pci_irq, slot),
+	FIELD(mp_pci_irq, intx), FIELD(mp_pci_irq, ioapic_pin),
+	SIZE(mp_config), FIELD(mp_config, ncpus), FIELD(mp_config, apic_id),
+	FIELD(mp_config, cpu_signature), FIELD(mp_config, cpu_features),
+	FIELD(mp_config, ioapic_id), FIELD(mp_config, ioapic_addr), FIELD(mp_config, irq0_pin),
+	FIELD(mp_config, pci_irq_mask), FIELD(mp_config, pci_buses),
+	FIELD(mp_config, npci_irqs), FIELD(mp_config, pci_irq),
+};
+
+const struct harness_layout *harness_layouts(u32 *count)
+{
+	*count = sizeof(layouts) / sizeof(layouts[0]);
+	return layouts;
+}
+

@@ -11,6 +11,7 @@ from minibios.firmware.rom import run_make
 
 FIRMWARE_DIR = Path(__file__).resolve().parents[2] / "firmware"
 E820_MAX = 128
+MP_MAX_CPUS, MP_MAX_PCI_IRQS = 255, 256
 
 
 class E820Entry(ctypes.Structure):
@@ -109,6 +110,69 @@ class TableLoader(ctypes.Structure):
     ]
 
 
+class FwCfgFile(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [
+        ("be_size", ctypes.c_uint32),
+        ("be_select", ctypes.c_uint16),
+        ("reserved", ctypes.c_uint16),
+        ("name", ctypes.c_char * 56),
+    ]
+
+
+class FwCfgDir(ctypes.Structure):
+    _fields_ = [("count", ctypes.c_uint32), ("files", ctypes.POINTER(FwCfgFile))]
+
+
+class MpPciIrq(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_uint8) for n in ("bus", "slot", "intx", "ioapic_pin")]
+
+
+class MpConfig(ctypes.Structure):
+    _fields_ = [
+        ("ncpus", ctypes.c_uint32),
+        ("apic_id", ctypes.c_uint8 * MP_MAX_CPUS),
+        ("cpu_signature", ctypes.c_uint32),
+        ("cpu_features", ctypes.c_uint32),
+        ("ioapic_id", ctypes.c_uint8),
+        ("ioapic_addr", ctypes.c_uint32),
+        ("irq0_pin", ctypes.c_uint8),
+        ("pci_irq_mask", ctypes.c_uint16),
+        ("pci_buses", ctypes.c_uint8),
+        ("npci_irqs", ctypes.c_uint32),
+        ("pci_irq", MpPciIrq * MP_MAX_PCI_IRQS),
+    ]
+
+
+# Every ctypes mirror, by the name of the C struct it mirrors; test_fw_layout
+# checks each against the layout the C compiler gave (harness_layouts).
+MIRRORS: dict[str, type[ctypes.Structure]] = {
+    "e820_entry": E820Entry,
+    "e820_map": E820Map,
+    "linux_image": LinuxImage,
+    "bios_memory": BiosMemory,
+    "msr_write": MsrWrite,
+    "loader_blob": LoaderBlob,
+    "table_loader_ops": LoaderOps,
+    "table_loader": TableLoader,
+    "fw_cfg_file": FwCfgFile,
+    "fw_cfg_dir": FwCfgDir,
+    "mp_pci_irq": MpPciIrq,
+    "mp_config": MpConfig,
+}
+
+
+class Layout(ctypes.Structure):
+    """One row of the harness's layout table: a struct's sizeof, or a field's offset."""
+
+    _fields_ = [
+        ("type", ctypes.c_char_p),
+        ("field", ctypes.c_char_p),
+        ("offset", ctypes.c_uint32),
+        ("size", ctypes.c_uint32),
+    ]
+
+
 @dataclass(frozen=True)
 class HostFirmware:
     """The loaded library with its functions typed."""
@@ -117,6 +181,17 @@ class HostFirmware:
 
     def console(self) -> str:
         return self.lib.harness_console().decode(errors="replace")
+
+    def layouts(self) -> dict[str, dict[str | None, tuple[int, int]]]:
+        """The C layout of each mirrored struct: {struct: {field: (offset, size)}},
+        the struct itself under None (offset 0)."""
+        count = ctypes.c_uint32()
+        rows = self.lib.harness_layouts(ctypes.byref(count))
+        found: dict[str, dict[str | None, tuple[int, int]]] = {}
+        for row in rows[: count.value]:
+            field = row.field.decode() if row.field is not None else None
+            found.setdefault(row.type.decode(), {})[field] = (row.offset, row.size)
+        return found
 
 
 def build_host_library() -> Path:
@@ -217,6 +292,10 @@ def load(path: Path) -> HostFirmware:
             [ctypes.c_uint64, ctypes.c_uint32, ctypes.c_uint32, ctypes.POINTER(MsrWrite)],
         ),
         "harness_console": (ctypes.c_char_p, []),
+        "harness_layouts": (ctypes.POINTER(Layout), [ctypes.POINTER(ctypes.c_uint32)]),
+        "mptable_size": (ctypes.c_uint32, [ctypes.POINTER(MpConfig)]),
+        "mp_config_from_madt": (None, [ctypes.POINTER(MpConfig), ctypes.c_void_p]),
+        "acpi_find_table": (ctypes.c_void_p, [ctypes.c_uint32, ctypes.c_char_p]),
         "harness_reset_console": (None, []),
     }
     for name, (restype, argtypes) in sigs.items():

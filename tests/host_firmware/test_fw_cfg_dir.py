@@ -5,23 +5,9 @@ from __future__ import annotations
 import ctypes
 import struct
 
-from fwhost import HostFirmware
+from fwhost import FwCfgDir, FwCfgFile, HostFirmware
 from hypothesis import given
 from hypothesis import strategies as st
-
-
-class FwCfgFile(ctypes.Structure):
-    _pack_ = 1
-    _fields_ = [
-        ("be_size", ctypes.c_uint32),
-        ("be_select", ctypes.c_uint16),
-        ("reserved", ctypes.c_uint16),
-        ("name", ctypes.c_char * 56),
-    ]
-
-
-class FwCfgDir(ctypes.Structure):
-    _fields_ = [("count", ctypes.c_uint32), ("files", ctypes.POINTER(FwCfgFile))]
 
 
 def directory(names: list[bytes]) -> tuple[FwCfgDir, ctypes.Array]:

@@ -5,31 +5,9 @@ from __future__ import annotations
 import ctypes
 import struct
 
-from fwhost import HostFirmware
+from fwhost import MP_MAX_CPUS, HostFirmware, MpConfig, MpPciIrq
 from hypothesis import given
 from hypothesis import strategies as st
-
-MP_MAX_CPUS, MP_MAX_PCI_IRQS = 255, 256
-
-
-class MpPciIrq(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_uint8) for n in ("bus", "slot", "intx", "ioapic_pin")]
-
-
-class MpConfig(ctypes.Structure):
-    _fields_ = [
-        ("ncpus", ctypes.c_uint32),
-        ("apic_id", ctypes.c_uint8 * MP_MAX_CPUS),
-        ("cpu_signature", ctypes.c_uint32),
-        ("cpu_features", ctypes.c_uint32),
-        ("ioapic_id", ctypes.c_uint8),
-        ("ioapic_addr", ctypes.c_uint32),
-        ("irq0_pin", ctypes.c_uint8),
-        ("pci_irq_mask", ctypes.c_uint16),
-        ("pci_buses", ctypes.c_uint8),
-        ("npci_irqs", ctypes.c_uint32),
-        ("pci_irq", MpPciIrq * MP_MAX_PCI_IRQS),
-    ]
 
 
 def parse(raw: bytes, addr: int) -> dict:
