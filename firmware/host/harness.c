@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "io.h"
+#include "uart.h"
 
 static u8 *ram;
 static u64 ram_size;
@@ -41,7 +42,7 @@ u32 harness_stray_accesses(void)
 
 u8 inb(u16 port)
 {
-	return port == 0x3fd ? 0x20 : 0xff; /* the UART is always ready */
+	return port == COM1 + UART_LSR ? UART_LSR_THRE : 0xff; /* the UART is always ready */
 }
 
 u16 inw(u16 port)
@@ -58,7 +59,7 @@ u32 inl(u16 port)
 
 void outb(u16 port, u8 val)
 {
-	if (port == 0x3f8 && console_len < sizeof(console))
+	if (port == COM1 + UART_THR && console_len < sizeof(console))
 		console[console_len++] = (char)val;
 }
 
@@ -161,6 +162,7 @@ const char int_default[1], int08_handler[1], int10_handler[1], int11_handler[1],
  * sizeof and its fields' offsets and sizes with these, so a field changed on one side only
  * fails there instead of corrupting a test's data.
  */
+#include "apic.h"
 #include "bios.h"
 #include "e820.h"
 #include "fw_cfg.h"
@@ -216,3 +218,26 @@ const struct harness_layout *harness_layouts(u32 *count)
 	return layouts;
 }
 
+/*
+ * The #defines Python reads from the headers (tests/c_header.py), as the
+ * compiler sees them: test_fw_constants.py checks the two agree.
+ */
+struct harness_constant {
+	const char *name;
+	u32 value;
+};
+
+#define CONSTANT(c) { #c, c }
+
+static const struct harness_constant constants[] = {
+	CONSTANT(COM1),		  CONSTANT(UART_THR),	     CONSTANT(UART_LSR),
+	CONSTANT(UART_LSR_THRE),  CONSTANT(LAPIC_BASE),	     CONSTANT(LAPIC_SVR),
+	CONSTANT(LAPIC_ICR_LOW),  CONSTANT(LAPIC_LVT_LINT0), CONSTANT(LAPIC_LVT_LINT1),
+	CONSTANT(IOAPIC_BASE),
+};
+
+const struct harness_constant *harness_constants(u32 *count)
+{
+	*count = sizeof(constants) / sizeof(constants[0]);
+	return constants;
+}

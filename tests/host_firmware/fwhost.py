@@ -173,6 +173,12 @@ class Layout(ctypes.Structure):
     ]
 
 
+class Constant(ctypes.Structure):
+    """One row of the harness's table of #defines that Python also reads."""
+
+    _fields_ = [("name", ctypes.c_char_p), ("value", ctypes.c_uint32)]
+
+
 @dataclass(frozen=True)
 class HostFirmware:
     """The loaded library with its functions typed."""
@@ -192,6 +198,12 @@ class HostFirmware:
             field = row.field.decode() if row.field is not None else None
             found.setdefault(row.type.decode(), {})[field] = (row.offset, row.size)
         return found
+
+    def constants(self) -> dict[str, int]:
+        """The #defines the harness exports, with the values the compiler gave them."""
+        count = ctypes.c_uint32()
+        rows = self.lib.harness_constants(ctypes.byref(count))
+        return {row.name.decode(): row.value for row in rows[: count.value]}
 
 
 def build_host_library() -> Path:
@@ -293,6 +305,7 @@ def load(path: Path) -> HostFirmware:
         ),
         "harness_console": (ctypes.c_char_p, []),
         "harness_layouts": (ctypes.POINTER(Layout), [ctypes.POINTER(ctypes.c_uint32)]),
+        "harness_constants": (ctypes.POINTER(Constant), [ctypes.POINTER(ctypes.c_uint32)]),
         "mptable_size": (ctypes.c_uint32, [ctypes.POINTER(MpConfig)]),
         "mp_config_from_madt": (None, [ctypes.POINTER(MpConfig), ctypes.c_void_p]),
         "acpi_find_table": (ctypes.c_void_p, [ctypes.c_uint32, ctypes.c_char_p]),

@@ -6,12 +6,13 @@ import ctypes
 import struct
 
 import pytest
+from c_header import header_ints
 from fwhost import MP_MAX_CPUS, HostFirmware, MpConfig
 from hypothesis import given
 from hypothesis import strategies as st
 
 RSDP, RSDT, XSDT, MADT, FACP = 0xF5000, 0x10000, 0x11000, 0x12000, 0x13000
-IOAPIC_BASE = 0xFEC00000
+IOAPIC_BASE = header_ints("apic.h")["IOAPIC_BASE"]
 LIBC = ctypes.CDLL(None)
 LIBC.malloc.restype = ctypes.c_void_p
 LIBC.malloc.argtypes = [ctypes.c_size_t]

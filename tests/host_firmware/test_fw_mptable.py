@@ -5,9 +5,12 @@ from __future__ import annotations
 import ctypes
 import struct
 
+from c_header import header_ints
 from fwhost import MP_MAX_CPUS, HostFirmware, MpConfig, MpPciIrq
 from hypothesis import given
 from hypothesis import strategies as st
+
+IOAPIC_BASE = header_ints("apic.h")["IOAPIC_BASE"]
 
 
 def parse(raw: bytes, addr: int) -> dict:
@@ -41,7 +44,7 @@ def build(fw: HostFirmware, cfg: MpConfig, room: int = 8192) -> bytes | None:
 
 
 def test_two_cpus_on_pc(fw: HostFirmware) -> None:
-    cfg = MpConfig(ncpus=2, ioapic_addr=0xFEC00000, irq0_pin=2, pci_irq_mask=0xC00, pci_buses=1)
+    cfg = MpConfig(ncpus=2, ioapic_addr=IOAPIC_BASE, irq0_pin=2, pci_irq_mask=0xC00, pci_buses=1)
     cfg.apic_id[0], cfg.apic_id[1] = 0, 1
     cfg.npci_irqs = 1
     cfg.pci_irq[0] = MpPciIrq(0, 3, 0, 11)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 
+from c_header import header_ints
 from fwhost import HostFirmware, MsrWrite
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,6 +13,8 @@ from hypothesis import strategies as st
 GIB4 = 1 << 32
 MAX_WRITES = 1 + 11 + 2 * 6 + 1
 HOLE_RANGES = 6
+APIC = header_ints("apic.h")
+APICS = (APIC["LAPIC_BASE"], APIC["IOAPIC_BASE"])  # uncached whatever the RAM size
 UC, WP, WB = 0, 5, 6
 DEF_TYPE = 0x2FF
 FIXED = {0x250: 0x0606060606060606, 0x258: 0x0606060606060606, 0x259: 0}
@@ -75,7 +78,7 @@ def test_types_as_a_cpu_sees_them(fw: HostFirmware, hole: int, phys_bits: int, v
         assert mask >> phys_bits == 0, "mask bits beyond the physical address width"
         assert size & (size - 1) == 0 and base & (size - 1) == 0
     start = uc_start(hole, min(vcnt, HOLE_RANGES))
-    for addr in {0, hole - 1, hole, start - 1, start, GIB4 - 1, GIB4, 0xFEE0_0000, 5 << 30}:
+    for addr in {0, hole - 1, hole, start - 1, start, GIB4 - 1, GIB4, 5 << 30, *APICS}:
         if 0 <= addr < 1 << phys_bits:
             expected = UC if start <= addr < GIB4 else WB
             assert memory_type(writes, addr) == expected, hex(addr)

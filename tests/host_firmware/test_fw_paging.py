@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import struct
 
+from c_header import header_ints
 from fwhost import HostFirmware
 
 BASE = 0x9000
+APIC = header_ints("apic.h")
+APICS = (APIC["IOAPIC_BASE"], APIC["LAPIC_BASE"])
 
 
 def entry(ram, table: int, index: int) -> int:
@@ -18,7 +21,7 @@ def test_first_4_gib_map_to_themselves(fw: HostFirmware, guest_ram) -> None:
     pml4 = BASE
     pdpt = entry(guest_ram, pml4, 0) & ~0xFFF
     assert entry(guest_ram, pml4, 0) & 3 == 3 and entry(guest_ram, pml4, 1) == 0
-    for address in (0, 0x100000, 0x1000000, 0x7FE0_0000, 0xFEE0_0000, 0xFFFF_FFFF):
+    for address in (0, 0x100000, 0x1000000, 0x7FE0_0000, *APICS, 0xFFFF_FFFF):
         pd = entry(guest_ram, pdpt, address >> 30) & ~0xFFF
         pde = entry(guest_ram, pd, (address >> 21) & 511)
         assert pde & 0x83 == 0x83  # present, writable, 2 MiB page
