@@ -43,6 +43,10 @@ struct pir_header {
 	u8 checksum;
 } __packed;
 
+_Static_assert(sizeof(struct pir_link) == 3, "$PIR link");
+_Static_assert(sizeof(struct pir_slot) == 16, "$PIR slot entry");
+_Static_assert(sizeof(struct pir_header) == 32, "$PIR header");
+
 /*
  * i440FX rotates by slot - 1; QEMU's ICH9 routes slots 0-24 to PIRQ E-H
  * rotated by slot, slot 30 to E-H and the other chipset slots (25-31) to A-D.

@@ -35,6 +35,13 @@ struct cmd_write_pointer {
 	u8 size;
 } __packed;
 
+/* Each command is a u32 type and then its body, padded to LOADER_COMMAND_SIZE. */
+#define LOADER_BODY_SIZE (LOADER_COMMAND_SIZE - 4)
+_Static_assert(sizeof(struct cmd_allocate) <= LOADER_BODY_SIZE, "allocate");
+_Static_assert(sizeof(struct cmd_add_pointer) <= LOADER_BODY_SIZE, "add_pointer");
+_Static_assert(sizeof(struct cmd_add_checksum) <= LOADER_BODY_SIZE, "add_checksum");
+_Static_assert(sizeof(struct cmd_write_pointer) <= LOADER_BODY_SIZE, "write_pointer");
+
 static void skip(struct table_loader *tl, const char *what, const char *file)
 {
 	tl->warnings++;
@@ -153,7 +160,7 @@ void table_loader_run(struct table_loader *tl, const void *script, u32 size)
 		u32 command;
 		/* A copy: the script may sit at any alignment, and names need a NUL. */
 		union {
-			u8 raw[LOADER_COMMAND_SIZE - 4 + 1];
+			u8 raw[LOADER_BODY_SIZE + 1];
 			struct cmd_allocate allocate;
 			struct cmd_add_pointer add_pointer;
 			struct cmd_add_checksum add_checksum;
@@ -161,8 +168,8 @@ void table_loader_run(struct table_loader *tl, const void *script, u32 size)
 		} c;
 
 		memcpy(&command, p + off, 4);
-		memcpy(c.raw, p + off + 4, LOADER_COMMAND_SIZE - 4);
-		c.raw[LOADER_COMMAND_SIZE - 4] = 0;
+		memcpy(c.raw, p + off + 4, LOADER_BODY_SIZE);
+		c.raw[LOADER_BODY_SIZE] = 0;
 		switch (command) {
 		case 0:
 			break; /* padding */
