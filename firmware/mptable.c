@@ -54,7 +54,36 @@ static void emit_intr(struct builder *b, u8 type, u8 irq_type, u16 flags, u8 src
 	struct mp_intr *e = emit(b, sizeof(*e));
 
 	if (e)
-		*e = (struct mp_intr){ type, irq_type, flags, src_bus, src_irq, dst_apic, dst_pin };
+		*e = (struct mp_intr){
+			.type = type,
+			.irq_type = irq_type,
+			.flags = flags,
+			.src_bus = src_bus,
+			.src_irq = src_irq,
+			.dst_apic = dst_apic,
+			.dst_pin = dst_pin,
+		};
+}
+
+static void emit_interrupts(struct builder *b, const struct mp_config *cfg, u8 isa_bus)
+{
+	/* The 8259 behind pin 0, then ISA IRQs on their pins (IRQ 0 overridden). */
+	emit_intr(b, MP_IOINTR, MP_EXTINT, MP_IRQ_CONFORMS, isa_bus, 0, cfg->ioapic_id, 0);
+	for (u8 irq = 0; irq < ISA_IRQS; irq++) {
+		if (irq == ISA_IRQ_CASCADE || (cfg->pci_irq_mask & (1u << irq)))
+			continue;
+		emit_intr(b, MP_IOINTR, MP_INT, MP_IRQ_CONFORMS, isa_bus, irq, cfg->ioapic_id,
+			  irq == 0 ? cfg->irq0_pin : irq);
+	}
+	for (u32 i = 0; i < cfg->npci_irqs; i++) {
+		const struct mp_pci_irq *r = &cfg->pci_irq[i];
+
+		emit_intr(b, MP_IOINTR, MP_INT, MP_IRQ_ACTIVE_LOW_LEVEL, r->bus,
+			  (u8)(r->slot << 2 | r->intx), cfg->ioapic_id, r->ioapic_pin);
+	}
+	/* Local interrupts: the 8259 on LINT0, NMI on LINT1, of every CPU. */
+	emit_intr(b, MP_LINTR, MP_EXTINT, MP_IRQ_CONFORMS, isa_bus, 0, MP_ALL_LAPICS, 0);
+	emit_intr(b, MP_LINTR, MP_NMI, MP_IRQ_CONFORMS, isa_bus, 0, MP_ALL_LAPICS, 1);
 }
 
 u32 mptable_build(u8 *buf, u32 room, u32 addr, const struct mp_config *cfg)
@@ -102,23 +131,7 @@ u32 mptable_build(u8 *buf, u32 room, u32 addr, const struct mp_config *cfg)
 				.addr = cfg->ioapic_addr,
 			};
 	}
-	/* The 8259 behind pin 0, then ISA IRQs on their pins (IRQ 0 overridden). */
-	emit_intr(&b, MP_IOINTR, MP_EXTINT, MP_IRQ_CONFORMS, isa_bus, 0, cfg->ioapic_id, 0);
-	for (u8 irq = 0; irq < ISA_IRQS; irq++) {
-		if (irq == ISA_IRQ_CASCADE || (cfg->pci_irq_mask & (1u << irq)))
-			continue;
-		emit_intr(&b, MP_IOINTR, MP_INT, MP_IRQ_CONFORMS, isa_bus, irq, cfg->ioapic_id,
-			  irq == 0 ? cfg->irq0_pin : irq);
-	}
-	for (u32 i = 0; i < cfg->npci_irqs; i++) {
-		const struct mp_pci_irq *r = &cfg->pci_irq[i];
-
-		emit_intr(&b, MP_IOINTR, MP_INT, MP_IRQ_ACTIVE_LOW_LEVEL, r->bus,
-			  (u8)(r->slot << 2 | r->intx), cfg->ioapic_id, r->ioapic_pin);
-	}
-	/* Local interrupts: the 8259 on LINT0, NMI on LINT1, of every CPU. */
-	emit_intr(&b, MP_LINTR, MP_EXTINT, MP_IRQ_CONFORMS, isa_bus, 0, MP_ALL_LAPICS, 0);
-	emit_intr(&b, MP_LINTR, MP_NMI, MP_IRQ_CONFORMS, isa_bus, 0, MP_ALL_LAPICS, 1);
+	emit_interrupts(&b, cfg, isa_bus);
 	if (!b.room || b.used - sizeof(*fp) > 0xffff)
 		return 0;
 
