@@ -100,10 +100,16 @@ _STDIN_READ = 1 << 16
 KILL_GRACE = 10.0
 REQUEST_TIMEOUT = 30.0
 FLUSH_TIMEOUT = 60.0
-# A restored agent answers PING within ~0.1 s; past this the state is taken as bad.
+# A restored guest loads its state and its agent answers PING within ~0.1 s; past this
+# (or the user's --ready-timeout, if shorter) the state is taken as bad: cold boot.
 RESTORE_READY_TIMEOUT = 15.0
 
 Sink = Callable[[bytes], None]
+
+
+def restore_ready_timeout(ready_timeout: float) -> float:
+    """How long a restore may take, loading the state to the agent's answer."""
+    return min(ready_timeout, RESTORE_READY_TIMEOUT)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -357,9 +363,10 @@ class AgentMachine:
             raise SnapshotError(str(exc)) from exc
         qmp_ready = time.monotonic()
         self.timings.qemu_start = qmp_ready - (self._machine.started_at or qmp_ready)
+        deadline = qmp_ready + restore_ready_timeout(self.settings.ready_timeout)
         self._connect()  # before the load: the guest then sees its host still connected
-        load(self._machine, entry.state)
-        self.ready = self.ping(RESTORE_READY_TIMEOUT)
+        load(self._machine, entry.state, max(0.0, deadline - time.monotonic()))
+        self.ready = self.ping(max(0.0, deadline - time.monotonic()))
         self.timings.firmware = self.timings.kernel = 0.0
         self.timings.agent_ready = time.monotonic() - qmp_ready
 
