@@ -337,15 +337,20 @@ def test_a_restore_waits_at_most_the_ready_timeout(
     monkeypatch.setattr(AgentMachine, "_connect", lambda self: None)
     monkeypatch.setattr(session, "load", lambda m, s, timeout: waits.update(load=timeout))
 
-    def ping(self: AgentMachine, timeout: float = 0.0) -> Ready:
+    def ping(self: AgentMachine, timeout: float = 0.0, also: bytes = b"") -> Ready:
         waits["ping"] = timeout
         return Ready(1, 0, 0)
 
+    def await_done(self: AgentMachine, what: str, deadline: float, frame: bytes = b"") -> None:
+        waits["seed"] = deadline - time.monotonic()
+
     monkeypatch.setattr(AgentMachine, "ping", ping)
+    monkeypatch.setattr(AgentMachine, "_await_done", await_done)
     vm = AgentMachine(settings(tmp_path, ready_timeout=ready_timeout))
     vm._restore(VmSpec(memory=256 * MIB), Entry(tmp_path, {}))
     assert allowed - 0.5 < waits["load"] <= allowed
     assert allowed - 0.5 < waits["ping"] <= waits["load"]
+    assert allowed - 0.5 < waits["seed"] <= waits["ping"]
     assert session.restore_ready_timeout(ready_timeout) == allowed
 
 

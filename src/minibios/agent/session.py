@@ -107,6 +107,13 @@ RESTORE_READY_TIMEOUT = 15.0
 Sink = Callable[[bytes], None]
 
 
+SEEDING = "seeding the guest's clock and RNG"
+
+
+def _seed_frame() -> bytes:
+    return encode_seed(time.time_ns(), os.urandom(SEED_BYTES))
+
+
 def restore_ready_timeout(ready_timeout: float) -> float:
     """How long a restore may take, loading the state to the agent's answer."""
     return min(ready_timeout, RESTORE_READY_TIMEOUT)
@@ -241,9 +248,10 @@ class AgentMachine:
             self._start_with_snapshot(spec, cache)
         else:
             self._boot(spec)
-        # Every guest, restored ones above all: the host's clock, fresh credited entropy.
-        seed = encode_seed(time.time_ns(), os.urandom(SEED_BYTES))
-        self._request(seed, "seeding the guest's clock and RNG")
+        # Every guest, restored ones above all: the host's clock, fresh credited entropy
+        # (a restore sent it with its PING).
+        if self.snapshot_state != "restored":
+            self._request(_seed_frame(), SEEDING)
         if self.rootfs == "host":
             self._request(encode_root(ROOT_TAG), "mounting the host's root")
         for share_spec, daemon in shares:
@@ -366,7 +374,9 @@ class AgentMachine:
         deadline = qmp_ready + restore_ready_timeout(self.settings.ready_timeout)
         self._connect()  # before the load: the guest then sees its host still connected
         load(self._machine, entry.state, max(0.0, deadline - time.monotonic()))
-        self.ready = self.ping(max(0.0, deadline - time.monotonic()))
+        # PING and SEED in one go: one round trip less; both answered, or the state is bad.
+        self.ready = self.ping(max(0.0, deadline - time.monotonic()), also=_seed_frame())
+        self._await_done(SEEDING, deadline)
         self.timings.firmware = self.timings.kernel = 0.0
         self.timings.agent_ready = time.monotonic() - qmp_ready
 
@@ -570,26 +580,30 @@ class AgentMachine:
     def _request(self, frame: bytes, what: str) -> None:
         """Send a MOUNT/ROOT/SEED request and wait for DONE."""
         began = time.monotonic()
+        self._await_done(what, began + REQUEST_TIMEOUT, frame)
+        self.timings.agent_ready += time.monotonic() - began
+
+    def _await_done(self, what: str, deadline: float, frame: bytes = b"") -> None:
+        """Send `frame` (if any), then wait until `deadline` for the DONE of a request."""
         outgoing = bytearray(frame)
-        deadline = time.monotonic() + REQUEST_TIMEOUT
         while not self._frames:
             if time.monotonic() > deadline:
-                raise ExecError(f"the agent did not answer {what} within {REQUEST_TIMEOUT:g} s")
+                raise ExecError(f"the agent did not answer {what} in time")
             self._pump(outgoing, 0.5)
         reply = self._frames.pop(0)
         if reply.type is FrameType.ERROR:
             raise ExecError(f"{what}: {reply.payload.decode(errors='replace')}")
         if reply.type is not FrameType.DONE:
             raise ExecError(f"{what}: unexpected {reply.type.name} from the agent")
-        self.timings.agent_ready += time.monotonic() - began
 
-    def ping(self, timeout: float = REQUEST_TIMEOUT) -> Ready:
-        """Ask the agent whether it is alive (between commands); its READY answer."""
+    def ping(self, timeout: float = REQUEST_TIMEOUT, also: bytes = b"") -> Ready:
+        """Ask the agent whether it is alive (between commands); its READY answer. `also`:
+        requests sent right behind the PING, whose answers are left to read."""
         if self._broken:
             raise ExecError("an earlier run failed half-way; this VM can only be closed")
-        outgoing = bytearray(encode_frame(FrameType.PING))
+        outgoing = bytearray(encode_frame(FrameType.PING) + also)
         deadline = time.monotonic() + timeout
-        while not self._frames:
+        while not self._frames or outgoing:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ExecError(f"the agent did not answer a ping within {timeout:g} s")

@@ -343,7 +343,14 @@ def load(machine: Machine, stream: Path, timeout: float = MIGRATE_TIMEOUT) -> No
             "migrate-set-capabilities",
             capabilities=[{"capability": "x-ignore-shared", "state": True}],
         )
-        qmp.cmd("migrate-incoming", uri=f"exec:cat {_shell_quote(stream)}")
+        # The stream's fd, passed over QMP: no shell and cat for QEMU to fork.
+        fd = os.open(stream, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            qmp.send_fd_scm(fd)
+            qmp.cmd("getfd", fdname="mbstate")
+        finally:
+            os.close(fd)
+        qmp.cmd("migrate-incoming", uri="fd:mbstate")
         deadline = time.monotonic() + timeout
         while True:
             status = qmp.cmd("query-status").get("status")
