@@ -148,11 +148,15 @@ class AgentMachine:
         self._broken = False
         self.ready: Ready | None = None
         self.snapshot_state = "cold boot"  # or "restored", "off", "cold boot: why"
+        # prestart(): the saved state's QEMU waits at -incoming defer; finish_start() loads
+        self._incoming: tuple[SnapshotEntry, int] | None = None
+        self.pooled = False
 
     # -- lifecycle ---------------------------------------------------------
 
     def __enter__(self) -> "AgentMachine":
-        self.start()
+        if self._dir is None:  # not yet started (a pool hands out started ones)
+            self.start()
         return self
 
     def __exit__(
@@ -212,7 +216,41 @@ class AgentMachine:
             self.close()
             raise
 
-    def _start(self, began: float) -> None:
+    def prestart(self) -> None:
+        """Start QEMU for the saved state of these settings, waiting at -incoming defer
+        (no guest runs yet); `finish_start()` loads it. For a pool: SnapshotError when no
+        saved state matches, ExecInputError when these settings cannot use one."""
+        if self.settings.snapshot != "auto":
+            raise ExecInputError("only --snapshot auto can start from a saved state ahead")
+        if self._dir is not None:
+            raise ExecError("an AgentMachine can only be started once")
+        self._dir = make_runtime_dir()
+        try:
+            self._start(time.monotonic(), prestart=True)
+        except BaseException:
+            self.close()
+            raise
+
+    def finish_start(self) -> None:
+        """After prestart(): load the state, PING and SEED: the VM is ready for run()."""
+        if self._incoming is None or self._machine is None:
+            raise ExecError("finish_start() needs a prestart()ed VM")
+        entry, stream = self._incoming
+        self._incoming = None
+        began = time.monotonic()
+        try:
+            self._load(stream, began)
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            os.close(stream)
+        entry.touch()
+        self.timings.qemu_start = 0.0  # paid ahead of time
+        self.snapshot_state = "restored"
+        self.pooled = True
+
+    def _start(self, began: float, prestart: bool = False) -> None:
         assert self._dir is not None
         settings = self.settings
         use_fs = self._choose_rootfs()
@@ -244,6 +282,9 @@ class AgentMachine:
         self.timings.prepare = time.monotonic() - began
         spec = replace(spec, kernel=self.entry.kernel, initrd=image, extra_args=tuple(extra))
         spec = preflight(spec)
+        if prestart:
+            self._prestart(spec, cache, use_fs)
+            return
         if self._snapshot_blocker(use_fs) is None:
             self._start_with_snapshot(spec, cache)
         else:
@@ -361,7 +402,30 @@ class AgentMachine:
         self.snapshot_state = "restored"
         return True
 
+    def _prestart(self, spec: VmSpec, cache: Path, use_fs: bool) -> None:
+        assert self._dir is not None
+        if self._snapshot_blocker(use_fs) is not None:
+            raise ExecInputError(f"cannot start from a saved state: {self.snapshot_state}")
+        snapshots = SnapshotCache(self.settings.snapshot_dir or snapshot_dir(cache))
+        entry = snapshots.entry(cache_key(spec, self._dir)[0])
+        if entry is None:
+            raise SnapshotError("no saved state for these settings")
+        entry.check()
+        # Held from now on: a refresh may replace the entry while this QEMU waits.
+        stream = os.open(entry.state, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            self._launch_incoming(spec, entry)
+        except BaseException:
+            os.close(stream)
+            raise
+        self._incoming = (entry, stream)
+
     def _restore(self, spec: VmSpec, entry: SnapshotEntry) -> None:
+        qmp_ready = self._launch_incoming(spec, entry)
+        self._load(entry.state, qmp_ready)
+
+    def _launch_incoming(self, spec: VmSpec, entry: SnapshotEntry) -> float:
+        """QEMU on the saved RAM file, waiting at -incoming defer; when QMP answered."""
         ram = ram_args(spec.memory, entry.ram, share=False)
         extra = (*spec.extra_args, *ram, "-incoming", "defer")
         self._machine = Machine(replace(spec, extra_args=extra))
@@ -371,14 +435,19 @@ class AgentMachine:
             raise SnapshotError(str(exc)) from exc
         qmp_ready = time.monotonic()
         self.timings.qemu_start = qmp_ready - (self._machine.started_at or qmp_ready)
-        deadline = qmp_ready + restore_ready_timeout(self.settings.ready_timeout)
         self._connect()  # before the load: the guest then sees its host still connected
-        load(self._machine, entry.state, max(0.0, deadline - time.monotonic()))
+        return qmp_ready
+
+    def _load(self, stream: Path | int, since: float) -> None:
+        """Load the state, let the guest run, and hear from its agent."""
+        assert self._machine is not None
+        deadline = since + restore_ready_timeout(self.settings.ready_timeout)
+        load(self._machine, stream, max(0.0, deadline - time.monotonic()))
         # PING and SEED in one go: one round trip less; both answered, or the state is bad.
         self.ready = self.ping(max(0.0, deadline - time.monotonic()), also=_seed_frame())
         self._await_done(SEEDING, deadline)
         self.timings.firmware = self.timings.kernel = 0.0
-        self.timings.agent_ready = time.monotonic() - qmp_ready
+        self.timings.agent_ready = time.monotonic() - since
 
     def _reset_vm(self) -> None:
         """Stop this VM (not the virtiofsds, not the runtime dir) to start another."""
@@ -446,6 +515,9 @@ class AgentMachine:
 
     def close(self) -> None:
         """Stop QEMU and every virtiofsd, remove the temp dir. Idempotent."""
+        if self._incoming is not None:
+            os.close(self._incoming[1])
+            self._incoming = None
         try:
             if self._sock is not None:
                 self._sock.close()

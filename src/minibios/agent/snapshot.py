@@ -334,9 +334,9 @@ def save(machine: Machine, stream: Path) -> None:
         raise SnapshotError(f"saving the VM failed: {exc}{_qemu_said(machine)}") from exc
 
 
-def load(machine: Machine, stream: Path, timeout: float = MIGRATE_TIMEOUT) -> None:
-    """In a QEMU started with -incoming defer: load `stream` (within `timeout` s), then let
-    the guest run."""
+def load(machine: Machine, stream: Path | int, timeout: float = MIGRATE_TIMEOUT) -> None:
+    """In a QEMU started with -incoming defer: load `stream` (a path, or an open fd that
+    stays the caller's) within `timeout` s, then let the guest run."""
     qmp = machine.qmp
     try:
         qmp.cmd(
@@ -344,12 +344,13 @@ def load(machine: Machine, stream: Path, timeout: float = MIGRATE_TIMEOUT) -> No
             capabilities=[{"capability": "x-ignore-shared", "state": True}],
         )
         # The stream's fd, passed over QMP: no shell and cat for QEMU to fork.
-        fd = os.open(stream, os.O_RDONLY | os.O_CLOEXEC)
+        fd = stream if isinstance(stream, int) else os.open(stream, os.O_RDONLY | os.O_CLOEXEC)
         try:
             qmp.send_fd_scm(fd)
             qmp.cmd("getfd", fdname="mbstate")
         finally:
-            os.close(fd)
+            if not isinstance(stream, int):
+                os.close(fd)
         qmp.cmd("migrate-incoming", uri="fd:mbstate")
         deadline = time.monotonic() + timeout
         while True:

@@ -1,0 +1,73 @@
+"""SnapshotPool: QEMUs started ahead at -incoming defer, handed out restored and seeded."""
+
+import os
+import signal
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from minibios.agent import ExecInputError, ExecSettings, SnapshotPool
+
+
+def _settings(snapshots: Path) -> ExecSettings:
+    return ExecSettings(rootfs="initramfs", accel="tcg", memory="256M", snapshot_dir=snapshots)
+
+
+def _qemus(snapshots: Path) -> list[int]:
+    found = subprocess.run(["pgrep", "-f", f"qemu-system.*{snapshots}"], capture_output=True)
+    return [int(pid) for pid in found.stdout.split()]
+
+
+def test_a_pool_needs_a_vm_and_a_saved_state_mode(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        SnapshotPool(_settings(tmp_path), size=0)
+    off = replace(_settings(tmp_path), snapshot="off")
+    with pytest.raises(ExecInputError, match="only --snapshot auto"):
+        SnapshotPool(off).open()
+
+
+@pytest.mark.boot
+def test_the_pool_hands_out_restored_vms_and_leaves_nothing(tmp_path: Path) -> None:
+    with SnapshotPool(_settings(tmp_path), size=2) as pool:  # saves the state first
+        waiting = pool.waiting
+        assert len(waiting) == 2 == len(_qemus(tmp_path))
+        # Started, not loaded: no guest runs in a waiting QEMU.
+        assert [vm.machine.qmp.cmd("query-status")["status"] for vm in waiting] == [
+            "inmigrate",
+            "inmigrate",
+        ]
+        seen = set()
+        for n in range(3):  # the third after a refill
+            with pool.take() as vm:
+                assert (vm.pooled, vm.snapshot_state, vm.timings.qemu_start) == (
+                    True,
+                    "restored",
+                    0.0,
+                )
+                script = (
+                    f"echo {n}; echo err >&2; cat /proc/sys/kernel/random/entropy_avail; exit 7"
+                )
+                result = vm.run(["sh", "-c", script])
+                assert (result.returncode, result.stderr) == (7, b"err\n")
+                assert result.stdout.split() == [str(n).encode(), b"256"]  # seeded
+                seen.add(vm.machine.pid)
+            if n == 1:
+                assert pool.waiting == []
+                pool.refill()
+        assert len(seen) == 3 and pool.notes == []
+        # Waiting QEMUs that died are passed over with a note each; the pool is then
+        # empty and the take starts a VM the ordinary way (a restore).
+        pool.refill()
+        for waiting_vm in pool.waiting:
+            assert waiting_vm.machine.pid is not None
+            os.kill(waiting_vm.machine.pid, signal.SIGKILL)
+        with pool.take() as vm:
+            assert not vm.pooled and vm.snapshot_state == "restored"
+            assert vm.run(["echo", "ok"]).stdout == b"ok\n"
+        assert len(pool.notes) == 2, pool.notes
+        assert all("waiting VM failed" in note for note in pool.notes), pool.notes
+        pool.refill()
+    assert _qemus(tmp_path) == []
+    assert [p.name for p in tmp_path.glob(".tmp-*")] == []
