@@ -33,10 +33,10 @@ def test_the_pool_hands_out_restored_vms_and_leaves_nothing(tmp_path: Path) -> N
     with SnapshotPool(_settings(tmp_path), size=2) as pool:  # saves the state first
         waiting = pool.waiting
         assert len(waiting) == 2 == len(_qemus(tmp_path))
-        # Started, not loaded: no guest runs in a waiting QEMU.
+        # Loaded, paused: no guest instruction has run in a waiting QEMU.
         assert [vm.machine.qmp.cmd("query-status")["status"] for vm in waiting] == [
-            "inmigrate",
-            "inmigrate",
+            "paused",
+            "paused",
         ]
         seen = set()
         for n in range(3):  # the third after a refill

@@ -5,10 +5,12 @@
             vm.run(["/bin/true"])
         pool.refill()                # when idle: start the ones handed out again
 
-A waiting QEMU has mapped the RAM file and holds the state's fd, and no guest runs in it
-(no CPU used while it waits). `take()` loads the state, sends PING and SEED, and hands the
-VM over: the caller closes it. Refilling is the owner's call, never on a taker's time; a
-take from an empty pool, or past a waiting QEMU that fails, starts a VM the ordinary way.
+A waiting QEMU was started at -incoming defer on the RAM file and has loaded the device
+state, paused: no guest instruction has run in it, and it uses no CPU while it waits.
+`take()` lets it run, sends PING and SEED (the clock and fresh entropy of the moment it
+is handed out) and hands the VM over: the caller closes it. Refilling is the owner's
+call, never on a taker's time; a take from an empty pool, or past waiting QEMUs that
+fail, starts a VM the ordinary way.
 """
 
 import contextlib

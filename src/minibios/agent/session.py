@@ -66,6 +66,7 @@ from minibios.agent.snapshot import (
     cache_key,
     load,
     ram_args,
+    resume,
     save,
     snapshot_dir,
     write_meta,
@@ -148,8 +149,8 @@ class AgentMachine:
         self._broken = False
         self.ready: Ready | None = None
         self.snapshot_state = "cold boot"  # or "restored", "off", "cold boot: why"
-        # prestart(): the saved state's QEMU waits at -incoming defer; finish_start() loads
-        self._incoming: tuple[SnapshotEntry, int] | None = None
+        # prestart(): the saved state loaded, paused; finish_start() lets it run
+        self._incoming: SnapshotEntry | None = None
         self.pooled = False
 
     # -- lifecycle ---------------------------------------------------------
@@ -217,9 +218,10 @@ class AgentMachine:
             raise
 
     def prestart(self) -> None:
-        """Start QEMU for the saved state of these settings, waiting at -incoming defer
-        (no guest runs yet); `finish_start()` loads it. For a pool: SnapshotError when no
-        saved state matches, ExecInputError when these settings cannot use one."""
+        """Start QEMU for the saved state of these settings at -incoming defer and load
+        the state, paused (no guest instruction runs yet); `finish_start()` resumes it.
+        For a pool: SnapshotError when no saved state matches, ExecInputError when these
+        settings cannot use one."""
         if self.settings.snapshot != "auto":
             raise ExecInputError("only --snapshot auto can start from a saved state ahead")
         if self._dir is not None:
@@ -232,19 +234,18 @@ class AgentMachine:
             raise
 
     def finish_start(self) -> None:
-        """After prestart(): load the state, PING and SEED: the VM is ready for run()."""
+        """After prestart(): let the guest run, PING and SEED: the VM is ready for run()."""
         if self._incoming is None or self._machine is None:
             raise ExecError("finish_start() needs a prestart()ed VM")
-        entry, stream = self._incoming
+        entry = self._incoming
         self._incoming = None
         began = time.monotonic()
         try:
-            self._load(stream, began)
+            resume(self._machine)
+            self._greet(began)
         except BaseException:
             self.close()
             raise
-        finally:
-            os.close(stream)
         entry.touch()
         self.timings.qemu_start = 0.0  # paid ahead of time
         self.snapshot_state = "restored"
@@ -411,14 +412,10 @@ class AgentMachine:
         if entry is None:
             raise SnapshotError("no saved state for these settings")
         entry.check()
-        # Held from now on: a refresh may replace the entry while this QEMU waits.
-        stream = os.open(entry.state, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            self._launch_incoming(spec, entry)
-        except BaseException:
-            os.close(stream)
-            raise
-        self._incoming = (entry, stream)
+        since = self._launch_incoming(spec, entry)
+        deadline = since + restore_ready_timeout(self.settings.ready_timeout)
+        load(self._machine, entry.state, max(0.0, deadline - time.monotonic()), run=False)
+        self._incoming = entry
 
     def _restore(self, spec: VmSpec, entry: SnapshotEntry) -> None:
         qmp_ready = self._launch_incoming(spec, entry)
@@ -438,11 +435,16 @@ class AgentMachine:
         self._connect()  # before the load: the guest then sees its host still connected
         return qmp_ready
 
-    def _load(self, stream: Path | int, since: float) -> None:
+    def _load(self, stream: Path, since: float) -> None:
         """Load the state, let the guest run, and hear from its agent."""
         assert self._machine is not None
         deadline = since + restore_ready_timeout(self.settings.ready_timeout)
         load(self._machine, stream, max(0.0, deadline - time.monotonic()))
+        self._greet(since)
+
+    def _greet(self, since: float) -> None:
+        """The agent's READY and the SEED's DONE, within the restore's deadline."""
+        deadline = since + restore_ready_timeout(self.settings.ready_timeout)
         # PING and SEED in one go: one round trip less; both answered, or the state is bad.
         self.ready = self.ping(max(0.0, deadline - time.monotonic()), also=_seed_frame())
         self._await_done(SEEDING, deadline)
@@ -515,9 +517,7 @@ class AgentMachine:
 
     def close(self) -> None:
         """Stop QEMU and every virtiofsd, remove the temp dir. Idempotent."""
-        if self._incoming is not None:
-            os.close(self._incoming[1])
-            self._incoming = None
+        self._incoming = None
         try:
             if self._sock is not None:
                 self._sock.close()

@@ -334,9 +334,11 @@ def save(machine: Machine, stream: Path) -> None:
         raise SnapshotError(f"saving the VM failed: {exc}{_qemu_said(machine)}") from exc
 
 
-def load(machine: Machine, stream: Path | int, timeout: float = MIGRATE_TIMEOUT) -> None:
+def load(
+    machine: Machine, stream: Path | int, timeout: float = MIGRATE_TIMEOUT, run: bool = True
+) -> None:
     """In a QEMU started with -incoming defer: load `stream` (a path, or an open fd that
-    stays the caller's) within `timeout` s, then let the guest run."""
+    stays the caller's) within `timeout` s, then let the guest run (else `resume` later)."""
     qmp = machine.qmp
     try:
         qmp.cmd(
@@ -362,11 +364,20 @@ def load(machine: Machine, stream: Path | int, timeout: float = MIGRATE_TIMEOUT)
             if time.monotonic() > deadline:
                 raise SnapshotError(f"loading the state took over {timeout:g} s")
             time.sleep(0.002)
-        qmp.cmd("cont")
+        if run:
+            qmp.cmd("cont")
     except SnapshotError as exc:
         raise SnapshotError(f"{exc}{_qemu_said(machine)}") from exc
     except Exception as exc:  # QMP errors and a QEMU that exited refusing the stream
         raise SnapshotError(f"restoring the VM failed: {exc!r}{_qemu_said(machine)}") from exc
+
+
+def resume(machine: Machine) -> None:
+    """Let a guest loaded with load(run=False) run."""
+    try:
+        machine.qmp.cmd("cont")
+    except Exception as exc:  # QMP errors and a QEMU gone meanwhile
+        raise SnapshotError(f"resuming the VM failed: {exc!r}{_qemu_said(machine)}") from exc
 
 
 def _shell_quote(path: Path) -> str:
