@@ -3,6 +3,7 @@
 import os
 import signal
 import subprocess
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -71,3 +72,20 @@ def test_the_pool_hands_out_restored_vms_and_leaves_nothing(tmp_path: Path) -> N
         pool.refill()
     assert _qemus(tmp_path) == []
     assert [p.name for p in tmp_path.glob(".tmp-*")] == []
+
+
+@pytest.mark.boot
+def test_a_warm_pool_seeds_the_guest_when_it_is_taken(tmp_path: Path) -> None:
+    with SnapshotPool(_settings(tmp_path), size=1, warm=["/bin/true"]) as pool:
+        # Resumed and warmed up: running, idle, its clock stopped at the saved state's.
+        [waiting] = pool.waiting
+        assert waiting.machine.qmp.cmd("query-status")["status"] == "running"
+        time.sleep(2)  # unseeded, it is seconds behind (stopped from save to resume)
+        before = time.time()
+        with pool.take() as vm:
+            assert vm.pooled and vm.snapshot_state == "restored"
+            script = "cat /proc/sys/kernel/random/entropy_avail; date +%s"
+            out = vm.run(["sh", "-c", script]).stdout.split()
+        after = time.time()
+        assert out[0] == b"256" and int(before) <= int(out[1]) <= after + 1, (before, out)
+    assert _qemus(tmp_path) == []

@@ -151,6 +151,7 @@ class AgentMachine:
         self.snapshot_state = "cold boot"  # or "restored", "off", "cold boot: why"
         # prestart(): the saved state loaded, paused; finish_start() lets it run
         self._incoming: SnapshotEntry | None = None
+        self._warmed = False
         self.pooled = False
 
     # -- lifecycle ---------------------------------------------------------
@@ -217,9 +218,12 @@ class AgentMachine:
             self.close()
             raise
 
-    def prestart(self) -> None:
+    def prestart(self, warm: Sequence[str] = ()) -> None:
         """Start QEMU for the saved state of these settings at -incoming defer and load
         the state, paused (no guest instruction runs yet); `finish_start()` resumes it.
+        With `warm`, a command: resume now and run it once, so that TCG has translated
+        what a command's fork, exec and exit take (a restored guest starts with an empty
+        translation cache); the guest then idles unseeded until finish_start().
         For a pool: SnapshotError when no saved state matches, ExecInputError when these
         settings cannot use one."""
         if self.settings.snapshot != "auto":
@@ -229,9 +233,22 @@ class AgentMachine:
         self._dir = make_runtime_dir()
         try:
             self._start(time.monotonic(), prestart=True)
+            if warm:
+                self._warm(warm)
         except BaseException:
             self.close()
             raise
+
+    def _warm(self, argv: Sequence[str]) -> None:
+        assert self._machine is not None
+        began = time.monotonic()
+        resume(self._machine)
+        self.ready = self.ping(restore_ready_timeout(self.settings.ready_timeout))
+        result = self.run(argv, timeout=max(1.0, REQUEST_TIMEOUT - (time.monotonic() - began)))
+        if result.returncode != 0:
+            raise ExecError(f"the warm-up command {argv[0]!r} exited {result.returncode}")
+        self.timings = Timings(prepare=self.timings.prepare)
+        self._warmed = True
 
     def finish_start(self) -> None:
         """After prestart(): let the guest run, PING and SEED: the VM is ready for run()."""
@@ -241,8 +258,13 @@ class AgentMachine:
         self._incoming = None
         began = time.monotonic()
         try:
-            resume(self._machine)
-            self._greet(began)
+            if self._warmed:  # running already: only the SEED of this moment
+                deadline = began + restore_ready_timeout(self.settings.ready_timeout)
+                self._await_done(SEEDING, deadline, _seed_frame())
+                self.timings.agent_ready = time.monotonic() - began
+            else:
+                resume(self._machine)
+                self._greet(began)
         except BaseException:
             self.close()
             raise

@@ -16,6 +16,8 @@ ACCEL = "tcg"
 # Phases from QEMU's start to the exit status on the host (prepare is the host's
 # own cache lookups and virtiofsd starts, shown apart).
 BOOT_PHASES = ("QEMU start", "firmware+early kernel", "kernel", "agent ready", "command")
+WARM_UP = ("/bin/true",)
+POOL_MODES = ("pool", "pool-warm")
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,8 @@ class ExecBenchPlan:
     command: tuple[str, ...] = ("/bin/true",)
     # "off": cold boots; "auto": restored from a saved boot state (saved before timing);
     # "pool": handed out by a SnapshotPool of one QEMU waiting at -incoming defer, refilled
-    # between runs (untimed): its QEMU start is paid ahead, so the total is take() to exit
+    # between runs (untimed): its QEMU start is paid ahead, so the total is take() to exit;
+    # "pool-warm": the same, each waiting guest having run WARM_UP once (TCG's translations)
     snapshots: tuple[str, ...] = ("off",)
     accel: str = ACCEL  # as choose_accel resolved it
     kernel: KernelAssets | None = None  # None: exec's own default, the cached cloud kernel
@@ -79,7 +82,7 @@ def _settings(plan: ExecBenchPlan, firmware: str, snapshot: str) -> ExecSettings
         accel=plan.accel,
         rootfs=plan.rootfs,
         memory=plan.memory,
-        snapshot="auto" if snapshot == "pool" else snapshot,
+        snapshot="auto" if snapshot in POOL_MODES else snapshot,
     )
 
 
@@ -93,9 +96,10 @@ def run_exec_bench(plan: ExecBenchPlan, progress: Callable[[str], None]) -> Exec
             if mode != "off":  # the saved state is made once, before timing starts
                 with AgentMachine(_settings(plan, firmware, mode)) as vm:
                     vm.run(list(plan.command))
-            if mode == "pool":
-                pool = SnapshotPool(_settings(plan, firmware, mode), size=1)
-                pools[firmware] = pools_open.enter_context(pool)
+            if mode in POOL_MODES:
+                warm = WARM_UP if mode == "pool-warm" else ()
+                pool = SnapshotPool(_settings(plan, firmware, mode), size=1, warm=warm)
+                pools[f"{firmware}:{mode}"] = pools_open.enter_context(pool)
         _timed_runs(plan, cases, pools, results, peer, progress)
     return ExecBenchOutcome(list(results.values()), peer)
 
@@ -110,18 +114,19 @@ def _timed_runs(
 ) -> None:
     for run in range(plan.runs):
         for firmware, mode in cases:  # interleaved: load changes hit every case alike
-            if mode == "pool":
-                machine = pools[firmware].take()
+            pool = pools.get(f"{firmware}:{mode}")
+            if pool is not None:
+                machine = pool.take()
             else:
                 machine = AgentMachine(_settings(plan, firmware, mode))
             with machine as vm:
                 result = vm.run(list(plan.command))
                 if mode != "off" and vm.snapshot_state != "restored":
                     raise RuntimeError(f"{firmware}: not restored ({vm.snapshot_state})")
-                if mode == "pool" and not vm.pooled:
-                    raise RuntimeError(f"{firmware}: not from the pool ({pools[firmware].notes})")
-            if mode == "pool":
-                pools[firmware].refill()  # as a pool's owner does when idle
+                if pool is not None and not vm.pooled:
+                    raise RuntimeError(f"{firmware}: not from the pool ({pool.notes})")
+            if pool is not None:
+                pool.refill()  # as a pool's owner does when idle
             if result.returncode != 0:
                 raise RuntimeError(f"{plan.command[0]} exited {result.returncode} ({firmware})")
             results[firmware, mode].runs.append(result.timings)

@@ -130,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--snapshot",
         default="off",
         help="off (cold boots), auto (restored from a saved state), pool (restored in a QEMU "
-        "started ahead at -incoming defer); several, comma-separated: interleaved",
+        "started ahead at -incoming defer), pool-warm (the same, its guest having run "
+        "/bin/true once); several, comma-separated: interleaved",
     )
     bench_exec.add_argument(
         "--peer",
@@ -279,8 +280,8 @@ def _cmd_bench_exec(args: argparse.Namespace) -> int:
     for name in firmwares:
         resolve_firmware(name, args.machine)  # a clear error before any boot
     snapshots = tuple(m.strip() for m in args.snapshot.split(",") if m.strip())
-    if not snapshots or not set(snapshots) <= {"off", "auto", "pool"}:
-        raise UsageError("--snapshot takes off, auto, pool or several of them (off,auto)")
+    if not snapshots or not set(snapshots) <= {"off", "auto", "pool", "pool-warm"}:
+        raise UsageError("--snapshot takes off, auto, pool, pool-warm or several (off,auto)")
     plan = ExecBenchPlan(
         firmwares,
         args.runs,
