@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from vm_support import minibios_cli
 
 from minibios.agent import ExecInputError, ExecSettings, SnapshotPool
 
@@ -89,3 +90,44 @@ def test_a_warm_pool_seeds_the_guest_when_it_is_taken(tmp_path: Path) -> None:
         after = time.time()
         assert out[0] == b"256" and int(before) <= int(out[1]) <= after + 1, (before, out)
     assert _qemus(tmp_path) == []
+
+
+@pytest.mark.boot
+def test_minibios_pool_serves_exec_and_leaves_nothing(tmp_path: Path, short_tmp: Path) -> None:
+    env = {**os.environ, "MINIBIOS_SNAPSHOT_DIR": str(tmp_path), "TMPDIR": str(short_tmp)}
+    env.pop("MINIBIOS_POOL", None)
+    sock = short_tmp / "pool.sock"
+    vm_options = ["--accel", "tcg", "--memory", "256M"]
+    server = subprocess.Popen(
+        [*minibios_cli(), "pool", "--socket", str(sock), "--warm", *vm_options],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300  # it saves the state first
+        while not sock.is_socket():
+            assert server.poll() is None and time.monotonic() < deadline, server.stderr
+            time.sleep(0.05)
+
+        def exec_cli(*args: str, input: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+            return subprocess.run(
+                [*minibios_cli(), "exec", *args], input=input, capture_output=True, env=env,
+                timeout=300,
+            )  # fmt: skip
+
+        for n in range(2):
+            script = "echo hi; cat; cat /proc/sys/kernel/random/entropy_avail; exit 3"
+            done = exec_cli("--pool", str(sock), "--", "sh", "-c", script, input=f"in{n}".encode())
+            assert (done.returncode, done.stdout) == (3, f"hi\nin{n}256\n".encode()), done.stderr
+            assert done.stderr == b""
+        # No pool there: an ordinary start (a restore), with a note.
+        missing = str(short_tmp / "none.sock")
+        done = exec_cli("--pool", missing, "--rootfs", "initramfs", *vm_options, "--", "echo", "x")
+        assert (done.returncode, done.stdout) == (0, b"x\n"), done.stderr
+        assert b"no pool answers at" in done.stderr
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 128 + signal.SIGTERM
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert not sock.exists() and _qemus(tmp_path) == []

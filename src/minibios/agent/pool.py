@@ -21,7 +21,11 @@ that done. Its clock and RNG are still set by the SEED at take(), before any use
 """
 
 import contextlib
-from collections.abc import Sequence
+import os
+import select
+import socket
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import TracebackType
 
 from minibios.agent.session import AgentMachine
@@ -93,3 +97,84 @@ class SnapshotPool:
         while self._waiting:
             with contextlib.suppress(Exception):
                 self._waiting.pop().close()
+
+
+_RELAY_CHUNK = 1 << 18
+
+
+def serve(pool: SnapshotPool, path: Path, stopping: Callable[[], bool]) -> None:
+    """`minibios pool`: hand a VM to each client of the unix socket `path`, one client at
+    a time (others wait in the backlog), relaying bytes between the client and the VM's
+    agent channel until either side closes; then stop that VM and refill the pool."""
+    if path.exists() and not path.is_socket():
+        raise ExecError(f"{path} exists and is not a socket")
+    live = connect(path)
+    if live is not None:
+        live.close()
+        raise ExecError(f"a pool already serves {path}")
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()  # a dead server's leftover
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        listener.bind(str(path))
+        listener.listen(16)
+        while not stopping():
+            if not select.select([listener], [], [], 0.5)[0]:
+                continue
+            client, _ = listener.accept()
+            with client:
+                try:
+                    vm = pool.take()
+                except (ExecError, MachineError) as exc:  # the client sees its end close
+                    pool.notes.append(f"no VM for a client: {exc}")
+                    continue
+                with vm:
+                    _relay(client, vm.channel())
+            pool.refill()
+    finally:
+        listener.close()
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _relay(client: socket.socket, agent: socket.socket) -> None:
+    client.setblocking(False)
+    ends = {client.fileno(): agent, agent.fileno(): client}
+    while True:
+        readable, _, _ = select.select(list(ends), [], [])
+        for fd in readable:
+            source = client if fd == client.fileno() else agent
+            try:
+                data = source.recv(_RELAY_CHUNK)
+            except BlockingIOError:
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            try:
+                _send_all(ends[fd], data)
+            except OSError:
+                return
+
+
+def _send_all(sock: socket.socket, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        select.select([], [sock], [])
+        try:
+            sent = sock.send(view)
+        except BlockingIOError:
+            continue
+        view = view[sent:]
+
+
+def connect(path: Path) -> socket.socket | None:
+    """A connection to the pool server at `path`, or None if none answers there."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(os.fspath(path))
+    except OSError:
+        sock.close()
+        return None
+    return sock

@@ -157,9 +157,26 @@ class AgentMachine:
     # -- lifecycle ---------------------------------------------------------
 
     def __enter__(self) -> "AgentMachine":
-        if self._dir is None:  # not yet started (a pool hands out started ones)
+        if self._dir is None and self._sock is None:  # a pool hands out started ones
             self.start()
         return self
+
+    @classmethod
+    def attach(cls, settings: ExecSettings, channel: socket.socket) -> "AgentMachine":
+        """An agent reached through `channel` (a `minibios pool` server relaying to a VM
+        it owns, seeded): run() works as usual; close() only closes the channel."""
+        vm = cls(settings)
+        channel.setblocking(False)
+        vm._sock = channel
+        vm.snapshot_state = "pool"
+        vm.pooled = True
+        return vm
+
+    def channel(self) -> socket.socket:
+        """The connected agent channel, for a relay (the pool server); no frame pending."""
+        if self._sock is None or self._frames or self._broken:
+            raise ExecError("the agent channel is not free to hand over")
+        return self._sock
 
     def __exit__(
         self,

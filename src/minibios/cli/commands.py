@@ -26,7 +26,14 @@ from minibios.bench.table import render
 from minibios.bench.vng_peer import VngPeer, generic_kernel, peer_blocker
 from minibios.cli.bench_memory import add_memory_command, run_memory_command
 from minibios.cli.demo import demo_plan
-from minibios.cli.exec_command import add_exec_parser, add_snapshot_parser, cmd_exec, cmd_snapshot
+from minibios.cli.exec_command import (
+    add_exec_parser,
+    add_pool_parser,
+    add_snapshot_parser,
+    cmd_exec,
+    cmd_pool,
+    cmd_snapshot,
+)
 from minibios.cli.install import INSTALL_COMMANDS, add_install_commands, run_install_command
 from minibios.cli.options import BOOT_OPTIONS, add_options, vm_spec
 from minibios.cli.report_format import format_report, format_timing
@@ -114,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     par.add_argument("--json", type=Path, help="write every VM's outcome here")
     add_exec_parser(commands)  # cli/exec_command.py: `minibios exec`
     add_snapshot_parser(commands)  # and `minibios snapshot ls|rm|gc`
+    add_pool_parser(commands)  # and `minibios pool`
     bench_exec = commands.add_parser(
         "bench-exec", help="time `exec /bin/true` phase by phase for several firmwares"
     )
@@ -327,6 +335,8 @@ def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:
         return _cmd_bench_exec(args)
     if args.command == "snapshot":
         return cmd_snapshot(args)
+    if args.command == "pool":
+        return cmd_pool(args)
     if args.command == "demo":
         return _cmd_demo(args)
     if args.command == "bench":
