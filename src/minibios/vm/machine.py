@@ -20,6 +20,7 @@ from qemu.qmp.legacy import QEMUMonitorProtocol
 
 from minibios.errors import RunError
 from minibios.vm.console import ConsoleBuffer, OutputCallback, pump
+from minibios.vm.page_out import page_out_file
 from minibios.vm.runtime_dir import make_runtime_dir, remove_orphaned_runtime_dirs
 from minibios.vm.spec import VmSpec
 
@@ -187,6 +188,7 @@ class Machine:
         try:
             self._launch()
             self._connect_qmp()
+            self._page_out_kernel()
         except BaseException:
             self.close()
             raise
@@ -239,6 +241,13 @@ class Machine:
             if time.monotonic() > deadline:
                 self._fail_start(f"QEMU did not answer on QMP within {self._start_timeout:g} s")
             time.sleep(0.01)
+
+    def _page_out_kernel(self) -> None:
+        """QEMU answers QMP only after its first reset, which has copied the kernel
+        into guest RAM: its mapping of the file is now only kept for a later reset."""
+        assert self._proc is not None
+        if self.spec.kernel_page_out and self.spec.kernel is not None:
+            page_out_file(self._proc.pid, self.spec.kernel)
 
     def _fail_start(self, message: str) -> None:
         self._stop_process()

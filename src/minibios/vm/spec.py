@@ -28,6 +28,9 @@ DEFAULT_MEMORY = 512 * MIB
 # kernel's boot fills ~42 MiB of it, never flushed; 24 MiB costs two flushes
 # and no measurable boot time, 16 MiB is 5-14 % slower (README: Memory per VM).
 DEFAULT_TCG_TB_SIZE: int | None = 24
+# Take QEMU's mapping of an ELF -kernel out of its RSS once loaded (vm/page_out.py):
+# ~33 MiB of the cloud kernel's peak, the same boot (README: Memory per VM).
+DEFAULT_KERNEL_PAGE_OUT = True
 
 
 class MachineType(enum.StrEnum):
@@ -81,8 +84,11 @@ class VmSpec:
     qemu: str = DEFAULT_QEMU
     extra_args: tuple[str, ...] = ()
     # -- memory per VM (issue 13): TCG translation cache in MiB; None = QEMU's
-    # default (1 GiB reserved, as much touched as the boot translates). --
+    # default (1 GiB reserved, as much touched as the boot translates).
     tcg_tb_size: int | None = DEFAULT_TCG_TB_SIZE
+    # Once QEMU has copied the kernel into guest RAM, page its file mapping out of
+    # QEMU (not a QEMU option: the launcher does it; see vm/page_out.py). --
+    kernel_page_out: bool = DEFAULT_KERNEL_PAGE_OUT
 
     def __post_init__(self) -> None:
         # Frozen: coerce through object.__setattr__, once, here.
