@@ -2,20 +2,27 @@
 
 import os
 import re
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from vm_support import run_cli
 
 from minibios.bench.memory import (
+    BOOT_TIMEOUT,
     QEMU_DEFAULT,
     MemoryCase,
     MemoryPlan,
     MemoryRun,
     _cpu_seconds,
+    _mapped_rss_kib,
     _status_kib,
     render_memory,
 )
+from minibios.cli.bench_memory import demo_config
+from minibios.images.report import REPORT_RE
+from minibios.vm.machine import Machine, VmEnd
 from minibios.vm.spec import SpecError, VmSpec
 
 SOCK = Path("/tmp/x/qmp.sock")
@@ -41,32 +48,79 @@ def test_proc_readers_on_this_process() -> None:
 
 
 def test_table_shows_medians_and_cpu_ratio() -> None:
-    plan = MemoryPlan(machines=("pc",), firmwares=("minibios",), tb_sizes=(QEMU_DEFAULT, 16))
-    default, small = plan.cases()
+    plan = MemoryPlan(
+        machines=("pc",),
+        firmwares=("minibios",),
+        tb_sizes=(QEMU_DEFAULT, 16),
+        kernel_page_outs=(True, False),
+    )
+    default, default_kept, small, small_kept = plan.cases()
+    assert not default_kept.kernel_page_out and small.kernel_page_out
     runs = [
-        MemoryRun(default, True, 200 * 1024, 180 * 1024, 5.0, 2.0),
-        MemoryRun(default, True, 210 * 1024, 190 * 1024, 7.0, 4.0),
-        MemoryRun(default, True, 220 * 1024, 200 * 1024, 9.0, 3.0),
+        MemoryRun(default, True, 200 * 1024, 180 * 1024, 5.0, 2.0, kernel_rss_kib=0),
+        MemoryRun(default, True, 210 * 1024, 190 * 1024, 7.0, 4.0, kernel_rss_kib=100),
+        MemoryRun(default, True, 220 * 1024, 200 * 1024, 9.0, 3.0, kernel_rss_kib=200),
         MemoryRun(small, True, 170 * 1024, 150 * 1024, 6.0, 3.3),
         MemoryRun(small, False, error="boom"),
+        MemoryRun(small_kept, True, 200 * 1024, 180 * 1024, 6.0, 3.6, kernel_rss_kib=33 * 1024),
     ]
     table = render_memory(plan, runs).splitlines()
-    assert table[2] == "| pc | minibios | default | 210.0 | 190.0 | 7.00 | 3.00 | 1.00 | 3/3 |"
-    assert table[3] == "| pc | minibios | 16M | 170.0 | 150.0 | 6.00 | 3.30 | 1.10 | 1/2 |"
-    assert MemoryCase("q35", "qboot", 8).label == "q35/qboot/tb-size 8M"
+    assert table[2] == (
+        "| pc | minibios | default | on | 210.0 | 0.1 | 190.0 | 7.00 | 3.00 | 1.00 | 3/3 |"
+    )
+    assert table[3] == "| pc | minibios | default | off | - | - | - | - | - | - | 0/0 |"
+    assert table[4] == "| pc | minibios | 16M | on | 170.0 | - | 150.0 | 6.00 | 3.30 | 1.10 | 1/2 |"
+    # The CPU ratio is to the first tb-size with the first page-out setting.
+    assert (
+        table[5]
+        == "| pc | minibios | 16M | off | 200.0 | 33.0 | 180.0 | 6.00 | 3.60 | 1.20 | 1/1 |"
+    )
+    assert MemoryCase("q35", "qboot", 8).label == "q35/qboot/tb-size 8M/kernel page-out on"
 
 
 @pytest.mark.boot
 def test_a_smaller_translation_cache_lowers_peak_rss(short_tmp: Path) -> None:
+    # Page-out off: whether it can take the kernel file out of QEMU depends on other
+    # VMs mapping the same file at that moment; this test is about the cache only.
     result = run_cli("bench-memory", "--machine", "pc", "--firmware", "minibios",
-                     "--tb-size", "0,16", "--runs", "1", tmpdir=short_tmp,
-                     timeout=600)  # fmt: skip
+                     "--tb-size", "0,16", "--kernel-page-out", "off", "--runs", "1",
+                     tmpdir=short_tmp, timeout=600)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     rows = {}
     for line in result.stdout.splitlines():
-        match = re.match(r"\| pc \| minibios \| (\S+) \| ([\d.]+) \| ([\d.]+) \|", line)
+        match = re.match(r"\| pc \| minibios \| (\S+) \| off \| ([\d.]+) \| ([\d.]+) \|", line)
         if match:
             rows[match.group(1)] = float(match.group(2))
     assert set(rows) == {"default", "16M"}, result.stdout
     # The boot translates ~40 MiB of code; a 16 MiB cache caps that part.
     assert rows["16M"] < rows["default"] - 15, rows
+
+
+@pytest.mark.boot
+def test_qemu_keeps_no_resident_copy_of_the_kernel(short_tmp: Path) -> None:
+    """The demo's vmlinux leaves QEMU's RSS once loaded, and the boot reports the same.
+
+    A private copy of the file, so that no other VM shares its pages (the kernel
+    leaves pages alone that another process maps).
+    """
+    base = demo_config("pc", "minibios", "512M")
+    assert base.kernel is not None and base.kernel.suffix == ".elf"  # PVH: QEMU maps it
+    kernel = short_tmp / "vmlinux.elf"
+    shutil.copyfile(base.kernel, kernel)
+    resident = {}
+    for page_out in (True, False):
+        spec = replace(base, kernel=kernel, kernel_page_out=page_out)
+        spec = replace(spec, extra_args=(*spec.extra_args, "-no-shutdown"))
+        with Machine(spec) as vm:
+            vm.wait_for(REPORT_RE, BOOT_TIMEOUT)
+            assert vm.pid is not None
+            resident[page_out] = (
+                _mapped_rss_kib(vm.pid, kernel) / 1024,
+                _status_kib(vm.pid, "status", "VmHWM") / 1024,
+            )
+            vm.wait_exit(BOOT_TIMEOUT)
+        assert vm.end is VmEnd.POWERED_OFF
+    (kept_on, peak_on), (kept_off, peak_off) = resident[True], resident[False]
+    # The cloud kernel loads 32.6 MiB from the file; QEMU keeps them all without page-out.
+    assert kept_off > 30 and kept_on < 1, resident
+    assert peak_on < peak_off - 25, resident

@@ -38,11 +38,13 @@ class MemoryCase:
     machine: str
     firmware: str
     tb_size: int  # MiB; QEMU_DEFAULT = QEMU's own
+    kernel_page_out: bool = True  # VmSpec.kernel_page_out
 
     @property
     def label(self) -> str:
         tb = "default" if self.tb_size == QEMU_DEFAULT else f"{self.tb_size}M"
-        return f"{self.machine}/{self.firmware}/tb-size {tb}"
+        page_out = "on" if self.kernel_page_out else "off"
+        return f"{self.machine}/{self.firmware}/tb-size {tb}/kernel page-out {page_out}"
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class MemoryRun:
     to_report: float | None = None
     cpu_to_report: float | None = None  # QEMU's user+system seconds, all threads
     error: str | None = None
+    kernel_rss_kib: int | None = None  # QEMU's resident pages of the -kernel file
 
 
 @dataclass(frozen=True)
@@ -63,14 +66,20 @@ class MemoryPlan:
     tb_sizes: tuple[int, ...] = (QEMU_DEFAULT,)
     memory: str = "512M"
     runs: int = 3
+    kernel_page_outs: tuple[bool, ...] = (True,)
 
     def cases(self) -> list[MemoryCase]:
         return [
-            MemoryCase(machine, firmware, tb)
+            MemoryCase(machine, firmware, tb, page_out)
             for machine in self.machines
             for firmware in self.firmwares
             for tb in self.tb_sizes
+            for page_out in self.kernel_page_outs
         ]
+
+    def baseline(self, case: MemoryCase) -> MemoryCase:
+        """The case whose CPU time the table divides by: first tb-size and page-out."""
+        return replace(case, tb_size=self.tb_sizes[0], kernel_page_out=self.kernel_page_outs[0])
 
 
 def _status_kib(pid: int, name: str, key: str) -> int:
@@ -78,6 +87,20 @@ def _status_kib(pid: int, name: str, key: str) -> int:
         if line.startswith(key + ":"):
             return int(line.split()[1])
     raise MachineError(f"no {key} in /proc/{pid}/{name}")
+
+
+def _mapped_rss_kib(pid: int, path: Path) -> int:
+    """Rss of every mapping of `path` in /proc/PID/smaps."""
+    wanted = str(path.resolve())
+    total = 0
+    inside = False
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        fields = line.split(maxsplit=5)
+        if fields and "-" in fields[0] and not fields[0].endswith(":"):
+            inside = len(fields) == 6 and fields[5] == wanted
+        elif inside and line.startswith("Rss:"):
+            total += int(fields[1])
+    return total
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -95,7 +118,13 @@ def measure(case: MemoryCase, memory: str, configure: Configure) -> MemoryRun:
         # -no-shutdown: QEMU outlives the guest's power-off, so /proc is still
         # there to read however soon after the report line the guest is done.
         extra = (*base.extra_args, "-no-shutdown")
-        config = replace(base, accel="tcg", tcg_tb_size=tb, extra_args=extra)
+        config = replace(
+            base,
+            accel="tcg",
+            tcg_tb_size=tb,
+            kernel_page_out=case.kernel_page_out,
+            extra_args=extra,
+        )
         with Machine(config) as vm:
             match = vm.wait_for(REPORT_RE, BOOT_TIMEOUT)
             to_report = vm.elapsed_at(match.start())
@@ -103,10 +132,11 @@ def measure(case: MemoryCase, memory: str, configure: Configure) -> MemoryRun:
             peak = _status_kib(vm.pid, "status", "VmHWM")
             pss = _status_kib(vm.pid, "smaps_rollup", "Pss")
             cpu = _cpu_seconds(vm.pid)
+            kernel = _mapped_rss_kib(vm.pid, config.kernel) if config.kernel else None
             vm.wait_exit(BOOT_TIMEOUT)
     except (MinibiosError, TimeoutError, OSError) as exc:
         return MemoryRun(case, False, error=str(exc).splitlines()[0])
-    return MemoryRun(case, True, peak, pss, to_report, cpu)
+    return MemoryRun(case, True, peak, pss, to_report, cpu, kernel_rss_kib=kernel)
 
 
 def run_memory_bench(plan: MemoryPlan, configure: Configure, progress: Progress) -> list[MemoryRun]:
@@ -122,7 +152,8 @@ def run_memory_bench(plan: MemoryPlan, configure: Configure, progress: Progress)
                 assert run.peak_rss_kib is not None and run.pss_kib is not None
                 detail = (
                     f"peak RSS {run.peak_rss_kib / KIB:.1f} MiB, PSS {run.pss_kib / KIB:.1f} "
-                    f"MiB, report at {run.to_report:.2f} s ({run.cpu_to_report:.2f} s CPU)"
+                    f"MiB (kernel file {(run.kernel_rss_kib or 0) / KIB:.1f}), "
+                    f"report at {run.to_report:.2f} s ({run.cpu_to_report:.2f} s CPU)"
                 )
             else:
                 detail = f"FAILED: {run.error}"
@@ -136,11 +167,11 @@ def _median(values: Sequence[float | None]) -> float | None:
 
 
 def render_memory(plan: MemoryPlan, runs: Sequence[MemoryRun]) -> str:
-    """A Markdown table of medians; QEMU's CPU time also as a ratio to the first tb-size's."""
+    """A Markdown table of medians; QEMU's CPU time also as a ratio to plan.baseline()'s."""
     lines = [
-        "| machine | firmware | tb-size | peak RSS MiB | PSS MiB | to report s | CPU s "
-        "| CPU ratio | ok |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| machine | firmware | tb-size | kernel page-out | peak RSS MiB | kernel file MiB "
+        "| PSS MiB | to report s | CPU s | CPU ratio | ok |",
+        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     medians: dict[MemoryCase, float | None] = {}
     for case in plan.cases():
@@ -151,18 +182,21 @@ def render_memory(plan: MemoryPlan, runs: Sequence[MemoryRun]) -> str:
         good = [r for r in mine if r.ok]
         peak = _median([r.peak_rss_kib / KIB for r in good if r.peak_rss_kib])
         pss = _median([r.pss_kib / KIB for r in good if r.pss_kib])
+        kernel = _median([r.kernel_rss_kib / KIB for r in good if r.kernel_rss_kib is not None])
         to_report = _median([r.to_report for r in good])
         cpu = medians[case]
-        base = medians.get(replace(case, tb_size=plan.tb_sizes[0]))
+        base = medians.get(plan.baseline(case))
         ratio = f"{cpu / base:.2f}" if cpu and base else "-"
         tb = "default" if case.tb_size == QEMU_DEFAULT else f"{case.tb_size}M"
+        kernel_text = "-" if kernel is None else f"{kernel:.1f}"
         figures = (
-            f"{peak:.1f} | {pss:.1f} | {to_report:.2f} | {cpu:.2f}"
+            f"{peak:.1f} | {kernel_text} | {pss:.1f} | {to_report:.2f} | {cpu:.2f}"
             if peak and pss and to_report and cpu
-            else "- | - | - | -"
+            else "- | - | - | - | -"
         )
+        page_out = "on" if case.kernel_page_out else "off"
         lines.append(
-            f"| {case.machine} | {case.firmware} | {tb} | {figures} | {ratio} "
+            f"| {case.machine} | {case.firmware} | {tb} | {page_out} | {figures} | {ratio} "
             f"| {len(good)}/{len(mine)} |"
         )
     return "\n".join(lines)

@@ -45,6 +45,11 @@ def add_memory_command(commands: "argparse._SubParsersAction[argparse.ArgumentPa
         default="0",
         help="comma-separated TCG translation cache sizes in MiB; 0 = QEMU's default (0)",
     )
+    parser.add_argument(
+        "--kernel-page-out",
+        default="on",
+        help="comma-separated on/off: page QEMU's kernel file mapping out once loaded (on)",
+    )
     parser.add_argument("--memory", default="512M", help="guest RAM (default 512M)")
     parser.add_argument("--runs", type=int, default=3, help="runs per configuration (3)")
     parser.add_argument("--json", type=Path, help="write every run here")
@@ -57,12 +62,17 @@ def run_memory_command(args: argparse.Namespace, progress: Progress) -> int:
         raise MemoryBenchError(f"--tb-size takes MiB numbers: {args.tb_size!r}") from exc
     if not tb_sizes or any(t < 0 for t in tb_sizes):
         raise MemoryBenchError(f"--tb-size takes MiB numbers >= 0: {args.tb_size!r}")
+    switches = {"on": True, "off": False}
+    page_outs = _csv(args.kernel_page_out)
+    if not page_outs or any(p not in switches for p in page_outs):
+        raise MemoryBenchError(f"--kernel-page-out takes on,off: {args.kernel_page_out!r}")
     plan = MemoryPlan(
         machines=_csv(args.machine),
         firmwares=_csv(args.firmware),
         tb_sizes=tb_sizes,
         memory=args.memory,
         runs=args.runs,
+        kernel_page_outs=tuple(switches[p] for p in page_outs),
     )
     runs = run_memory_bench(plan, demo_config, progress)
     print(render_memory(plan, runs))
