@@ -95,7 +95,8 @@ def page_out_file(pid: int, path: Path) -> int | None:
     try:
         ranges = file_mappings(Path(f"/proc/{pid}/maps").read_text(), path)
         done = page_out(pid, ranges)
-        _read_ahead(path)
+        if done:
+            _read_ahead(path)
     except OSError as exc:
         log.info("kept QEMU's copy of %s resident: %s", path, exc.strerror or exc)
         return None
