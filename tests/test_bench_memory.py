@@ -19,6 +19,7 @@ from minibios.bench.memory import (
     _mapped_rss_kib,
     _status_kib,
     render_memory,
+    with_private_kernel,
 )
 from minibios.cli.bench_memory import demo_config
 from minibios.images.report import REPORT_RE
@@ -76,6 +77,23 @@ def test_table_shows_medians_and_cpu_ratio() -> None:
         == "| pc | minibios | 16M | off | 200.0 | 33.0 | 180.0 | 6.00 | 3.60 | 1.20 | 1/1 |"
     )
     assert MemoryCase("q35", "qboot", 8).label == "q35/qboot/tb-size 8M/kernel page-out on"
+
+
+def test_each_kernel_file_is_copied_once(tmp_path: Path) -> None:
+    kernel = tmp_path / "vmlinux.elf"
+    kernel.write_bytes(b"ELF kernel")
+    private_dir = tmp_path / "private"
+    private_dir.mkdir()
+
+    def configure(machine: str, firmware: str, memory: str) -> VmSpec:
+        return VmSpec(machine=machine, kernel=kernel if firmware == "minibios" else None)
+
+    private = with_private_kernel(configure, private_dir)
+    first, second = private("pc", "minibios", "512M"), private("q35", "minibios", "512M")
+    assert first.kernel == second.kernel == private_dir / "0-vmlinux.elf"
+    assert first.kernel.read_bytes() == b"ELF kernel" and second.machine == "q35"
+    assert private("pc", "qboot", "512M").kernel is None
+    assert [p.name for p in private_dir.iterdir()] == ["0-vmlinux.elf"]
 
 
 @pytest.mark.boot

@@ -5,11 +5,15 @@ the guest's report line arrives (it has reached /init and looked around, the
 boot is over) QEMU's VmHWM (peak resident set) and Pss (its share of what it
 maps, from smaps_rollup) are read from /proc, then the guest powers off.
 Configurations are interleaved (A B C A B C ...) so that load from other work
-on the host spreads evenly; the table shows medians.
+on the host spreads evenly; the table shows medians. The VMs boot a private copy of
+the kernel file (with_private_kernel): QEMU maps it, and pages other VMs on the host
+map too are counted in RSS, split in PSS and never paged out (vm/page_out.py), so a
+shared copy would make the figures depend on whoever else boots that kernel.
 """
 
 import json
 import os
+import shutil
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -137,6 +141,23 @@ def measure(case: MemoryCase, memory: str, configure: Configure) -> MemoryRun:
     except (MinibiosError, TimeoutError, OSError) as exc:
         return MemoryRun(case, False, error=str(exc).splitlines()[0])
     return MemoryRun(case, True, peak, pss, to_report, cpu, kernel_rss_kib=kernel)
+
+
+def with_private_kernel(configure: Configure, directory: Path) -> Configure:
+    """`configure`, booting a copy in `directory` of each kernel file (one per file)."""
+    copies: dict[Path, Path] = {}
+
+    def private(machine: str, firmware: str, memory: str) -> VmSpec:
+        spec = configure(machine, firmware, memory)
+        if spec.kernel is None:
+            return spec
+        if spec.kernel not in copies:
+            copy = directory / f"{len(copies)}-{spec.kernel.name}"
+            shutil.copyfile(spec.kernel, copy)
+            copies[spec.kernel] = copy
+        return replace(spec, kernel=copies[spec.kernel])
+
+    return private
 
 
 def run_memory_bench(plan: MemoryPlan, configure: Configure, progress: Progress) -> list[MemoryRun]:

@@ -1,6 +1,7 @@
 """`minibios bench-memory`: argparse glue for minibios.bench.memory, booting the demo."""
 
 import argparse
+import tempfile
 from pathlib import Path
 
 from minibios.bench.memory import (
@@ -9,6 +10,7 @@ from minibios.bench.memory import (
     Progress,
     render_memory,
     run_memory_bench,
+    with_private_kernel,
     write_json,
 )
 from minibios.cli.demo import demo_plan
@@ -74,7 +76,8 @@ def run_memory_command(args: argparse.Namespace, progress: Progress) -> int:
         runs=args.runs,
         kernel_page_outs=tuple(switches[p] for p in page_outs),
     )
-    runs = run_memory_bench(plan, demo_config, progress)
+    with tempfile.TemporaryDirectory(prefix="minibios-bench-memory-") as tmp:
+        runs = run_memory_bench(plan, with_private_kernel(demo_config, Path(tmp)), progress)
     print(render_memory(plan, runs))
     if args.json:
         write_json(args.json, plan, runs)
