@@ -2,10 +2,17 @@
 
 import mmap
 import os
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from minibios.bench.memory import BOOT_TIMEOUT, _mapped_rss_kib
+from minibios.cli.bench_memory import demo_config
+from minibios.images.init_script import HOLD_FLAG
+from minibios.images.report import REPORT_RE
+from minibios.vm.machine import Machine
 from minibios.vm.page_out import Mapping, file_mappings, page_out, page_out_file
 from minibios.vm.spec import VmSpec
 
@@ -14,15 +21,7 @@ SOCK = Path("/tmp/x/qmp.sock")
 
 
 def mapped_rss_kib(path: Path) -> int:
-    """Rss of this process's mappings of `path`, from /proc/self/smaps."""
-    total, inside = 0, False
-    for line in Path("/proc/self/smaps").read_text().splitlines():
-        fields = line.split(maxsplit=5)
-        if fields and "-" in fields[0] and not fields[0].endswith(":"):
-            inside = len(fields) == 6 and fields[5] == str(path.resolve())
-        elif inside and line.startswith("Rss:"):
-            total += int(fields[1])
-    return total
+    return _mapped_rss_kib(os.getpid(), path)
 
 
 def test_file_mappings_picks_the_file_by_its_resolved_path(tmp_path: Path) -> None:
@@ -69,3 +68,32 @@ def test_page_out_is_the_launchers_not_a_qemu_option() -> None:
     on = VmSpec(kernel=Path("/k"))
     assert on.argv(SOCK) == VmSpec(kernel=Path("/k"), kernel_page_out=False).argv(SOCK)
     assert on.to_json()["kernel_page_out"] is True
+
+
+@pytest.mark.boot
+def test_a_reset_after_page_out_loads_the_kernel_again(short_tmp: Path) -> None:
+    """QMP system_reset copies the kernel from the file again: the same guest boots."""
+    base = demo_config("pc", "minibios", "512M")
+    assert base.kernel is not None and base.kernel.suffix == ".elf"  # PVH: QEMU maps it
+    kernel = short_tmp / "vmlinux.elf"  # private: no other VM keeps its pages mapped
+    shutil.copyfile(base.kernel, kernel)
+    spec = replace(
+        base,
+        kernel=kernel,
+        append=f"{base.append} {HOLD_FLAG}",
+        extra_args=("-action", "reboot=reset"),
+    )
+    reports, resident = [], []
+    with Machine(spec) as vm:
+        since = 0
+        for boot in range(2):
+            match = vm.wait_for(REPORT_RE, BOOT_TIMEOUT, since)
+            since = match.end()
+            reports.append(match.group(1))
+            assert vm.pid is not None
+            resident.append(_mapped_rss_kib(vm.pid, kernel))
+            if boot == 0:
+                vm.qmp.cmd("system_reset")
+    assert reports[1] == reports[0]
+    # Paged out after the first load; the reset's copy faulted the file back in.
+    assert resident[0] < 1024 and resident[1] > 30 * 1024, resident
