@@ -243,8 +243,10 @@ class Machine:
             time.sleep(0.01)
 
     def _page_out_kernel(self) -> None:
-        """QEMU answers QMP only after its first reset, which has copied the kernel
-        into guest RAM: its mapping of the file is now only kept for a later reset."""
+        """QEMU answers QMP only after its first reset (the handshake runs in the main
+        loop, which starts after it), and that reset has copied the kernel into guest
+        RAM: the file's mapping is kept only for a later reset. An -incoming QEMU has
+        copied nothing, and then there is nothing resident to page out."""
         assert self._proc is not None
         if self.spec.kernel_page_out and self.spec.kernel is not None:
             page_out_file(self._proc.pid, self.spec.kernel)

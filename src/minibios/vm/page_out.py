@@ -11,7 +11,7 @@ through process_madvise(2) (Linux 5.10; the caller needs CAP_SYS_NICE), unmaps a
 reclaims them, and a later reset reads them back from the file. The kernel skips pages
 another process maps too (other VMs booting the same file: they are shared already).
 Reclaiming also drops them from the page cache, so the file is then read ahead again
-(POSIX_FADV_WILLNEED, asynchronous): the next VM booting it starts as fast as before.
+(POSIX_FADV_WILLNEED, asynchronous): the next VM booting it finds it cached again.
 The file stays in the host's page cache, shared and reclaimable, as any file read does;
 what leaves is QEMU's private claim on it. Where the call is refused, nothing changes.
 """
