@@ -71,6 +71,13 @@ from minibios.agent.snapshot import (
     write_meta,
 )
 from minibios.agent.snapshot import Entry as SnapshotEntry
+from minibios.agent.snapshot_share import (
+    FsDevice,
+    RamCopy,
+    hotplug_blocker,
+    hotplug_fs,
+    hotplug_slot_args,
+)
 from minibios.agent.virtiofsd import Share, Virtiofsd, VirtiofsdError, virtiofs_blocker
 from minibios.errors import MinibiosError
 from minibios.firmware.choice import resolve_firmware
@@ -135,6 +142,8 @@ class AgentMachine:
         self._broken = False
         self.ready: Ready | None = None
         self.snapshot_state = "cold boot"  # or "restored", "off", "cold boot: why"
+        # A saved state without virtiofs devices: they are hot-plugged after the restore.
+        self._hotplug_fs = False
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -227,14 +236,20 @@ class AgentMachine:
             AgentImageSpec(build_agent(cache), find_busybox(), modules), cache
         )
         shares = self._start_daemons()
-        extra = self._qemu_args(use_fs)
+        spec = replace(spec, kernel=self.entry.kernel, initrd=image)
+        cold = preflight(replace(spec, extra_args=tuple(self._qemu_args(use_fs))))
         self.timings.prepare = time.monotonic() - began
-        spec = replace(spec, kernel=self.entry.kernel, initrd=image, extra_args=tuple(extra))
-        spec = preflight(spec)
-        if self._snapshot_blocker(use_fs) is None:
-            self._start_with_snapshot(spec, cache)
+        if self._snapshot_blocker(use_fs) is not None:
+            self._boot(cold)
+        elif use_fs:
+            # Saved without the virtiofs devices (nor any per-run path): one state serves
+            # every --share and --rootfs host run; _restore plugs this run's devices in.
+            self._hotplug_fs = True
+            saved = self._qemu_args(False) + hotplug_slot_args(settings.machine)
+            saved_spec = preflight(replace(spec, extra_args=tuple(saved)))
+            self._start_with_snapshot(saved_spec, cache, cold)
         else:
-            self._boot(spec)
+            self._start_with_snapshot(cold, cache)
         # Every guest, restored ones above all: the host's clock, fresh credited entropy.
         seed = encode_seed(time.time_ns(), os.urandom(SEED_BYTES))
         self._request(seed, "seeding the guest's clock and RNG")
@@ -267,22 +282,26 @@ class AgentMachine:
             self.snapshot_state = "off"
             return "off"
         if use_fs:
-            reason = "virtiofs (--rootfs host, --share) cannot be in a saved state"
-            self.snapshot_state = f"cold boot: {reason}"
-            if self.settings.rootfs == "host" or self.settings.shares or mode == "refresh":
-                self.notes.append(f"{reason}; cold boot")
-            return reason
+            reason = hotplug_blocker(self.settings.machine, len(self._daemons))
+            if reason is not None:
+                reason = f"virtiofs needs hot-plug after a restore: {reason}"
+                self.snapshot_state = f"cold boot: {reason}"
+                if self.settings.rootfs == "host" or self.settings.shares or mode == "refresh":
+                    self.notes.append(f"{reason}; cold boot")
+                return reason
         return None
 
-    def _start_with_snapshot(self, spec: VmSpec, cache: Path) -> None:
-        """Restore the saved state for `spec`; without one, boot, save it, then restore it."""
+    def _start_with_snapshot(self, spec: VmSpec, cache: Path, cold: VmSpec | None = None) -> None:
+        """Restore the saved state for `spec`; without one, boot, save it, then restore it.
+        A cold boot (no state, or a bad one) boots `cold` (default: `spec`)."""
+        cold = cold or spec
         assert self._dir is not None
         snapshots = SnapshotCache(self.settings.snapshot_dir or snapshot_dir(cache))
         try:
             key, parts = cache_key(spec, self._dir)
         except SnapshotError as exc:  # e.g. no QEMU at all: the boot says it better
             self.snapshot_state = f"cold boot: {exc}"
-            self._boot(spec)
+            self._boot(cold)
             return
         tried: object = None
         if self.settings.snapshot == "auto":
@@ -304,11 +323,11 @@ class AgentMachine:
             except (ExecError, MachineError, OSError) as exc:  # e.g. a full disk: no state
                 self.notes.append(f"saving a boot state failed ({_first_line(exc)}); cold boot")
                 self.snapshot_state = "cold boot: saving failed"
-                self._boot(spec)
+                self._boot(cold)
                 return
             self.timings.save = time.monotonic() - saved_at
         if not self._try_restore(spec, entry, snapshots):
-            self._boot(spec)
+            self._boot(cold)
             self.snapshot_state = "cold boot: the new saved state did not restore"
 
     def _build_snapshot(
@@ -348,18 +367,26 @@ class AgentMachine:
         return True
 
     def _restore(self, spec: VmSpec, entry: SnapshotEntry) -> None:
-        ram = ram_args(spec.memory, entry.ram, share=False)
-        extra = (*spec.extra_args, *ram, "-incoming", "defer")
-        self._machine = Machine(replace(spec, extra_args=extra))
+        copy = RamCopy(entry.ram, spec.memory) if self._hotplug_fs else None
         try:
-            self._machine.start()
-        except QemuStartError as exc:
-            raise SnapshotError(str(exc)) from exc
+            ram = copy.ram_args(spec.memory) if copy else ram_args(spec.memory, entry.ram, False)
+            extra = (*spec.extra_args, *ram, "-incoming", "defer")
+            self._machine = Machine(replace(spec, extra_args=extra))
+            try:
+                self._machine.start()
+            except QemuStartError as exc:
+                raise SnapshotError(str(exc)) from exc
+        finally:
+            if copy is not None:  # QEMU has mapped it (or is gone)
+                copy.close()
         qmp_ready = time.monotonic()
         self.timings.qemu_start = qmp_ready - (self._machine.started_at or qmp_ready)
         self._connect()  # before the load: the guest then sees its host still connected
         load(self._machine, entry.state)
         self.ready = self.ping(RESTORE_READY_TIMEOUT)
+        if self._hotplug_fs:
+            devices = [FsDevice(d.socket_path, d.share.tag) for d in self._daemons]
+            hotplug_fs(self._machine.qmp, self.settings.machine, devices)
         self.timings.firmware = self.timings.kernel = 0.0
         self.timings.agent_ready = time.monotonic() - qmp_ready
 
@@ -392,7 +419,8 @@ class AgentMachine:
         return [(spec, d) for spec, d in started if d.share.tag != ROOT_TAG]
 
     def _qemu_args(self, use_fs: bool) -> list[str]:
-        """The agent's channel and the shares' devices: what the exec VM adds to QEMU's."""
+        """The agent's channel and the shares' devices: what the exec VM adds to QEMU's
+        (use_fs False: without the shares' memory backend and devices, as a saved state)."""
         assert self._dir is not None
         mmio = self.settings.machine == "microvm"
         serial = MMIO_SERIAL_DEVICE if mmio else SERIAL_DEVICE[self.settings.machine]
@@ -411,7 +439,7 @@ class AgentMachine:
             args += ["-object", f"memory-backend-memfd,id=mbmem,size={size},share=on"]
             args += ["-machine", "memory-backend=mbmem"]
         fs_device = MMIO_FS_DEVICE if mmio else FS_DEVICE.get(self.settings.machine, "")
-        for index, daemon in enumerate(self._daemons):
+        for index, daemon in enumerate(self._daemons if use_fs else []):
             args += ["-chardev", f"socket,id=fs{index},path={daemon.socket_path}"]
             args += ["-device", f"{fs_device},chardev=fs{index},tag={daemon.share.tag}"]
         return args
