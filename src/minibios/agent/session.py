@@ -382,13 +382,16 @@ class AgentMachine:
         qmp_ready = time.monotonic()
         self.timings.qemu_start = qmp_ready - (self._machine.started_at or qmp_ready)
         self._connect()  # before the load: the guest then sees its host still connected
-        load(self._machine, entry.state)
+        load(self._machine, entry.state, self._plug_fs if self._hotplug_fs else None)
         self.ready = self.ping(RESTORE_READY_TIMEOUT)
-        if self._hotplug_fs:
-            devices = [FsDevice(d.socket_path, d.share.tag) for d in self._daemons]
-            hotplug_fs(self._machine.qmp, self.settings.machine, devices)
         self.timings.firmware = self.timings.kernel = 0.0
         self.timings.agent_ready = time.monotonic() - qmp_ready
+
+    def _plug_fs(self) -> None:
+        """Attach this run's virtiofs devices to the restored VM, still paused: the guest
+        handles the hot-plug as soon as it runs, while the host pings and seeds it."""
+        devices = [FsDevice(d.socket_path, d.share.tag) for d in self._daemons]
+        hotplug_fs(self.machine.qmp, self.settings.machine, devices)
 
     def _reset_vm(self) -> None:
         """Stop this VM (not the virtiofsds, not the runtime dir) to start another."""

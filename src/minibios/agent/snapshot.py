@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -283,8 +283,9 @@ def save(machine: Machine, stream: Path) -> None:
         raise SnapshotError(f"saving the VM failed: {exc}{_qemu_said(machine)}") from exc
 
 
-def load(machine: Machine, stream: Path) -> None:
-    """In a QEMU started with -incoming defer: load `stream`, then let the guest run."""
+def load(machine: Machine, stream: Path, before_cont: Callable[[], None] | None = None) -> None:
+    """In a QEMU started with -incoming defer: load `stream`, then let the guest run
+    (calling `before_cont` first, e.g. to hot-plug devices the state cannot hold)."""
     qmp = machine.qmp
     try:
         qmp.cmd(
@@ -302,6 +303,8 @@ def load(machine: Machine, stream: Path) -> None:
             if time.monotonic() > deadline:
                 raise SnapshotError(f"loading the state took over {MIGRATE_TIMEOUT:g} s")
             time.sleep(0.002)
+        if before_cont is not None:
+            before_cont()
         qmp.cmd("cont")
     except SnapshotError as exc:
         raise SnapshotError(f"{exc}{_qemu_said(machine)}") from exc

@@ -129,7 +129,9 @@ static int mkdirs(const char *path)
 /*
  * A hot-plugged virtiofs device (a restored VM's shares) is probed after the host's
  * device_add returns, so its tag may not exist yet: the kernel then says EINVAL
- * ("tag not found"). Retry for a while; any other error is final.
+ * ("tag not found", in the kernel log only). Retry every few ms for a while; any
+ * other error is final. (The driver's sysfs link appears before its probe ends, so it
+ * cannot tell when the tag is there.)
  */
 static int mount_virtiofs(const char *tag, const char *dst, unsigned long flags)
 {
