@@ -219,3 +219,40 @@ def test_ram_copy_holds_the_files_data_at_its_offsets(tmp_path: Path) -> None:
     finally:
         copy.close()
     assert copy.fd == -1
+
+
+@pytest.mark.boot
+def test_a_failed_hot_plug_falls_back_to_a_cold_boot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restore that fails after QEMU talked to virtiofsd (which then exits): the cold
+    boot gets fresh daemons and the share still works."""
+    needs_virtiofs()
+    import minibios.agent.session as session
+    from minibios.agent.snapshot import SnapshotError
+
+    real = session.hotplug_fs
+
+    def plug_then_fail(*args: object) -> None:
+        real(*args)  # type: ignore[arg-type]
+        raise SnapshotError("refused for the test")
+
+    monkeypatch.setattr(session, "hotplug_fs", plug_then_fail)
+    share = tmp_path / "share"
+    share.mkdir()
+    settings = ExecSettings(
+        rootfs="initramfs",
+        accel="tcg",
+        memory=MEMORY,
+        shares=(ShareSpec.parse(f"{share}:/mnt/s"),),
+        snapshot_dir=tmp_path / "snapshots",
+    )
+    vm = AgentMachine(settings)
+    with vm:
+        runtime_dir = vm.runtime_dir
+        assert vm.snapshot_state == "cold boot: the new saved state did not restore"
+        assert "refused for the test" in vm.notes[0] and "cold boot" in vm.notes[0]
+        result = vm.run(["sh", "-c", "echo cold > /mnt/s/out"])
+        assert result.returncode == 0, result.stderr
+    gone(vm, runtime_dir)
+    assert (share / "out").read_text() == "cold\n"

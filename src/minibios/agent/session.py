@@ -356,6 +356,9 @@ class AgentMachine:
             self._restore(spec, entry)
         except (ExecError, MachineError) as exc:
             self._reset_vm()
+            if self._hotplug_fs:  # the cold boot needs daemons no QEMU has talked to
+                for daemon in self._daemons:
+                    daemon.restart()
             self.notes.append(
                 f"saved state {entry.path.name} unusable ({_first_line(exc)}); "
                 "cold boot, rebuilding it"
@@ -367,7 +370,9 @@ class AgentMachine:
         return True
 
     def _restore(self, spec: VmSpec, entry: SnapshotEntry) -> None:
+        copying = time.monotonic()
         copy = RamCopy(entry.ram, spec.memory) if self._hotplug_fs else None
+        copied = time.monotonic() - copying
         try:
             ram = copy.ram_args(spec.memory) if copy else ram_args(spec.memory, entry.ram, False)
             extra = (*spec.extra_args, *ram, "-incoming", "defer")
@@ -380,7 +385,8 @@ class AgentMachine:
             if copy is not None:  # QEMU has mapped it (or is gone)
                 copy.close()
         qmp_ready = time.monotonic()
-        self.timings.qemu_start = qmp_ready - (self._machine.started_at or qmp_ready)
+        # The RAM copy (shares only) is part of starting this QEMU.
+        self.timings.qemu_start = qmp_ready - (self._machine.started_at or qmp_ready) + copied
         self._connect()  # before the load: the guest then sees its host still connected
         load(self._machine, entry.state, self._plug_fs if self._hotplug_fs else None)
         self.ready = self.ping(RESTORE_READY_TIMEOUT)
