@@ -236,9 +236,10 @@ class AgentMachine:
             AgentImageSpec(build_agent(cache), find_busybox(), modules), cache
         )
         shares = self._start_daemons()
-        spec = replace(spec, kernel=self.entry.kernel, initrd=image)
-        cold = preflight(replace(spec, extra_args=tuple(self._qemu_args(use_fs))))
+        cold_args = tuple(self._qemu_args(use_fs))
         self.timings.prepare = time.monotonic() - began
+        spec = preflight(replace(spec, kernel=self.entry.kernel, initrd=image))
+        cold = replace(spec, extra_args=cold_args)
         if self._snapshot_blocker(use_fs) is not None:
             self._boot(cold)
         elif use_fs:
@@ -246,8 +247,7 @@ class AgentMachine:
             # every --share and --rootfs host run; _restore plugs this run's devices in.
             self._hotplug_fs = True
             saved = self._qemu_args(False) + hotplug_slot_args(settings.machine)
-            saved_spec = preflight(replace(spec, extra_args=tuple(saved)))
-            self._start_with_snapshot(saved_spec, cache, cold)
+            self._start_with_snapshot(replace(spec, extra_args=tuple(saved)), cache, cold)
         else:
             self._start_with_snapshot(cold, cache)
         # Every guest, restored ones above all: the host's clock, fresh credited entropy.

@@ -8,7 +8,8 @@ agent then mounts the tags (ROOT/MOUNT frames, which wait for a tag still being 
 vhost-user needs guest RAM the daemon can map. A restore normally maps the saved RAM
 file MAP_PRIVATE (share=off): QEMU 7.2 would still hand that file's fd to virtiofsd,
 which maps it MAP_SHARED and so sees the file, not the guest's private copies of the
-pages it changed, and writes file data into the saved state itself. A restore with
+pages it changed (and could write into the saved state: QEMU 7.2 opens it read-write;
+tried: virtiofsd panics at the first request, "Guest moved used index"). A restore with
 shares therefore runs on a memfd filled from the RAM file (its data extents only) and
 maps that share=on: the saved file is only read, and each such VM owns its RAM copy.
 """
