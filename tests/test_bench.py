@@ -122,9 +122,11 @@ def test_table_shows_medians_ratios_and_counts() -> None:
 
 
 def test_steps_are_timed_from_mark_to_mark() -> None:
-    marks = ((1, 0.0), (0x10, 0.001), (0x14, 0.003), (0x99, 0.0035), (2, 0.004))
+    marks = ((1, 0.0009), (0x10, 0.001), (0x14, 0.003), (0x99, 0.0035), (2, 0.004))
     steps = FirmwareResult("minibios", steps=[marks]).step_durations()
     assert list(steps) == [STEPS[0x10], STEPS[0x14], "mark 0x99", STEPS[2]]
+    # The first step from reset release, not from the firmware-start milestone in it.
+    assert steps[STEPS[0x10]].median == pytest.approx(0.001)
     assert steps[STEPS[0x14]].median == pytest.approx(0.002)
 
 

@@ -8,7 +8,7 @@ import pytest
 from c_header import INCLUDE, c_int, defines, enum_values
 
 from minibios.bench.probe import MILESTONE_PORT, MILESTONES_FILE, STEP_MARKS_FILE
-from minibios.bench.runner import STEPS
+from minibios.bench.runner import FIRMWARE_START_MARK, STEPS
 
 HEADER = INCLUDE / "debugport.h"
 
@@ -43,6 +43,7 @@ def test_steps_mirror_the_header() -> None:
 
 def test_port_and_fw_cfg_file_match_the_header() -> None:
     found = defines(HEADER.read_text())
+    assert c_int(found["MILESTONE_FIRMWARE_START"]) == FIRMWARE_START_MARK
     assert c_int(found["DEBUG_PORT"]) == MILESTONE_PORT
     assert found["STEP_MARKS_FILE"] == f'"{STEP_MARKS_FILE}"'
     assert found["MILESTONES_FILE"] == f'"{MILESTONES_FILE}"'

@@ -7,6 +7,7 @@ with AgentMachine(ExecSettings()) as vm:        # one VM, many commands
     vm.run(["true"]); vm.run(["cat"], input=b"x")
 """
 
+from minibios.agent.pool import SnapshotPool
 from minibios.agent.session import AgentMachine
 from minibios.agent.session import exec_command as exec
 from minibios.agent.settings import (
@@ -30,6 +31,7 @@ __all__ = [
     "ExecResult",
     "ExecSettings",
     "ShareSpec",
+    "SnapshotPool",
     "Timings",
     "VmDied",
     "exec",

@@ -66,6 +66,7 @@ from minibios.agent.snapshot import (
     cache_key,
     load,
     ram_args,
+    resume,
     save,
     snapshot_dir,
     write_meta,
@@ -107,10 +108,23 @@ _STDIN_READ = 1 << 16
 KILL_GRACE = 10.0
 REQUEST_TIMEOUT = 30.0
 FLUSH_TIMEOUT = 60.0
-# A restored agent answers PING within ~0.1 s; past this the state is taken as bad.
+# A restored guest loads its state and its agent answers PING within ~0.1 s; past this
+# (or the user's --ready-timeout, if shorter) the state is taken as bad: cold boot.
 RESTORE_READY_TIMEOUT = 15.0
 
 Sink = Callable[[bytes], None]
+
+
+SEEDING = "seeding the guest's clock and RNG"
+
+
+def _seed_frame() -> bytes:
+    return encode_seed(time.time_ns(), os.urandom(SEED_BYTES))
+
+
+def restore_ready_timeout(ready_timeout: float) -> float:
+    """How long a restore may take, loading the state to the agent's answer."""
+    return min(ready_timeout, RESTORE_READY_TIMEOUT)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -144,12 +158,34 @@ class AgentMachine:
         self.snapshot_state = "cold boot"  # or "restored", "off", "cold boot: why"
         # A saved state without virtiofs devices: they are hot-plugged after the restore.
         self._hotplug_fs = False
+        # prestart(): the saved state loaded, paused; finish_start() lets it run
+        self._incoming: SnapshotEntry | None = None
+        self._warmed = False
+        self.pooled = False
 
     # -- lifecycle ---------------------------------------------------------
 
     def __enter__(self) -> "AgentMachine":
-        self.start()
+        if self._dir is None and self._sock is None:  # a pool hands out started ones
+            self.start()
         return self
+
+    @classmethod
+    def attach(cls, settings: ExecSettings, channel: socket.socket) -> "AgentMachine":
+        """An agent reached through `channel` (a `minibios pool` server relaying to a VM
+        it owns, seeded): run() works as usual; close() only closes the channel."""
+        vm = cls(settings)
+        channel.setblocking(False)
+        vm._sock = channel
+        vm.snapshot_state = "pool"
+        vm.pooled = True
+        return vm
+
+    def channel(self) -> socket.socket:
+        """The connected agent channel, for a relay (the pool server); no frame pending."""
+        if self._sock is None or self._frames or self._broken:
+            raise ExecError("the agent channel is not free to hand over")
+        return self._sock
 
     def __exit__(
         self,
@@ -208,7 +244,62 @@ class AgentMachine:
             self.close()
             raise
 
-    def _start(self, began: float) -> None:
+    def prestart(self, warm: Sequence[str] = ()) -> None:
+        """Start QEMU for the saved state of these settings at -incoming defer and load
+        the state, paused (no guest instruction runs yet); `finish_start()` resumes it.
+        With `warm`, a command: resume now and run it once, so that TCG has translated
+        what a command's fork, exec and exit take (a restored guest starts with an empty
+        translation cache); the guest then idles unseeded until finish_start().
+        For a pool: SnapshotError when no saved state matches, ExecInputError when these
+        settings cannot use one."""
+        if self.settings.snapshot != "auto":
+            raise ExecInputError("only --snapshot auto can start from a saved state ahead")
+        if self._dir is not None:
+            raise ExecError("an AgentMachine can only be started once")
+        self._dir = make_runtime_dir()
+        try:
+            self._start(time.monotonic(), prestart=True)
+            if warm:
+                self._warm(warm)
+        except BaseException:
+            self.close()
+            raise
+
+    def _warm(self, argv: Sequence[str]) -> None:
+        assert self._machine is not None
+        began = time.monotonic()
+        resume(self._machine)
+        self.ready = self.ping(restore_ready_timeout(self.settings.ready_timeout))
+        result = self.run(argv, timeout=max(1.0, REQUEST_TIMEOUT - (time.monotonic() - began)))
+        if result.returncode != 0:
+            raise ExecError(f"the warm-up command {argv[0]!r} exited {result.returncode}")
+        self.timings = Timings(prepare=self.timings.prepare)
+        self._warmed = True
+
+    def finish_start(self) -> None:
+        """After prestart(): let the guest run, PING and SEED: the VM is ready for run()."""
+        if self._incoming is None or self._machine is None:
+            raise ExecError("finish_start() needs a prestart()ed VM")
+        entry = self._incoming
+        self._incoming = None
+        began = time.monotonic()
+        try:
+            if self._warmed:  # running already: only the SEED of this moment
+                deadline = began + restore_ready_timeout(self.settings.ready_timeout)
+                self._await_done(SEEDING, deadline, _seed_frame())
+                self.timings.agent_ready = time.monotonic() - began
+            else:
+                resume(self._machine)
+                self._greet(began)
+        except BaseException:
+            self.close()
+            raise
+        entry.touch()
+        self.timings.qemu_start = 0.0  # paid ahead of time
+        self.snapshot_state = "restored"
+        self.pooled = True
+
+    def _start(self, began: float, prestart: bool = False) -> None:
         assert self._dir is not None
         settings = self.settings
         use_fs = self._choose_rootfs()
@@ -240,6 +331,9 @@ class AgentMachine:
         self.timings.prepare = time.monotonic() - began
         spec = preflight(replace(spec, kernel=self.entry.kernel, initrd=image))
         cold = replace(spec, extra_args=cold_args)
+        if prestart:
+            self._prestart(cold, cache, use_fs)
+            return
         if self._snapshot_blocker(use_fs) is not None:
             self._boot(cold)
         elif use_fs:
@@ -250,9 +344,10 @@ class AgentMachine:
             self._start_with_snapshot(replace(spec, extra_args=tuple(saved)), cache, cold)
         else:
             self._start_with_snapshot(cold, cache)
-        # Every guest, restored ones above all: the host's clock, fresh credited entropy.
-        seed = encode_seed(time.time_ns(), os.urandom(SEED_BYTES))
-        self._request(seed, "seeding the guest's clock and RNG")
+        # Every guest, restored ones above all: the host's clock, fresh credited entropy
+        # (a restore sent it with its PING).
+        if self.snapshot_state != "restored":
+            self._request(_seed_frame(), SEEDING)
         if self.rootfs == "host":
             self._request(encode_root(ROOT_TAG), "mounting the host's root")
         for share_spec, daemon in shares:
@@ -369,7 +464,29 @@ class AgentMachine:
         self.snapshot_state = "restored"
         return True
 
+    def _prestart(self, spec: VmSpec, cache: Path, use_fs: bool) -> None:
+        assert self._dir is not None
+        if use_fs:  # its virtiofs devices would be plugged at take(): not built yet
+            raise ExecInputError("a pool serves runs without --share or --rootfs host")
+        if self._snapshot_blocker(use_fs) is not None:
+            raise ExecInputError(f"cannot start from a saved state: {self.snapshot_state}")
+        snapshots = SnapshotCache(self.settings.snapshot_dir or snapshot_dir(cache))
+        entry = snapshots.entry(cache_key(spec, self._dir)[0])
+        if entry is None:
+            raise SnapshotError("no saved state for these settings")
+        entry.check()
+        since = self._launch_incoming(spec, entry)
+        deadline = since + restore_ready_timeout(self.settings.ready_timeout)
+        load(self._machine, entry.state, max(0.0, deadline - time.monotonic()), run=False)
+        self._incoming = entry
+
     def _restore(self, spec: VmSpec, entry: SnapshotEntry) -> None:
+        qmp_ready = self._launch_incoming(spec, entry)
+        self._load(entry.state, qmp_ready)
+
+    def _launch_incoming(self, spec: VmSpec, entry: SnapshotEntry) -> float:
+        """QEMU on the saved RAM, waiting at -incoming defer; when QMP answered. The RAM
+        is a private mapping of the file, or a shared copy when virtiofs will be plugged."""
         copying = time.monotonic()
         copy = RamCopy(entry.ram, spec.memory) if self._hotplug_fs else None
         copied = time.monotonic() - copying
@@ -388,10 +505,25 @@ class AgentMachine:
         # The RAM copy (shares only) is part of starting this QEMU.
         self.timings.qemu_start = qmp_ready - (self._machine.started_at or qmp_ready) + copied
         self._connect()  # before the load: the guest then sees its host still connected
-        load(self._machine, entry.state, self._plug_fs if self._hotplug_fs else None)
-        self.ready = self.ping(RESTORE_READY_TIMEOUT)
+        return qmp_ready
+
+    def _load(self, stream: Path, since: float) -> None:
+        """Load the state (plugging this run's virtiofs devices in before it runs), let
+        the guest run, and hear from its agent."""
+        assert self._machine is not None
+        deadline = since + restore_ready_timeout(self.settings.ready_timeout)
+        plug = self._plug_fs if self._hotplug_fs else None
+        load(self._machine, stream, max(0.0, deadline - time.monotonic()), before_cont=plug)
+        self._greet(since)
+
+    def _greet(self, since: float) -> None:
+        """The agent's READY and the SEED's DONE, within the restore's deadline."""
+        deadline = since + restore_ready_timeout(self.settings.ready_timeout)
+        # PING and SEED in one go: one round trip less; both answered, or the state is bad.
+        self.ready = self.ping(max(0.0, deadline - time.monotonic()), also=_seed_frame())
+        self._await_done(SEEDING, deadline)
         self.timings.firmware = self.timings.kernel = 0.0
-        self.timings.agent_ready = time.monotonic() - qmp_ready
+        self.timings.agent_ready = time.monotonic() - since
 
     def _plug_fs(self) -> None:
         """Attach this run's virtiofs devices to the restored VM, still paused: the guest
@@ -466,6 +598,7 @@ class AgentMachine:
 
     def close(self) -> None:
         """Stop QEMU and every virtiofsd, remove the temp dir. Idempotent."""
+        self._incoming = None
         try:
             if self._sock is not None:
                 self._sock.close()
@@ -600,26 +733,30 @@ class AgentMachine:
     def _request(self, frame: bytes, what: str) -> None:
         """Send a MOUNT/ROOT/SEED request and wait for DONE."""
         began = time.monotonic()
+        self._await_done(what, began + REQUEST_TIMEOUT, frame)
+        self.timings.agent_ready += time.monotonic() - began
+
+    def _await_done(self, what: str, deadline: float, frame: bytes = b"") -> None:
+        """Send `frame` (if any), then wait until `deadline` for the DONE of a request."""
         outgoing = bytearray(frame)
-        deadline = time.monotonic() + REQUEST_TIMEOUT
         while not self._frames:
             if time.monotonic() > deadline:
-                raise ExecError(f"the agent did not answer {what} within {REQUEST_TIMEOUT:g} s")
+                raise ExecError(f"the agent did not answer {what} in time")
             self._pump(outgoing, 0.5)
         reply = self._frames.pop(0)
         if reply.type is FrameType.ERROR:
             raise ExecError(f"{what}: {reply.payload.decode(errors='replace')}")
         if reply.type is not FrameType.DONE:
             raise ExecError(f"{what}: unexpected {reply.type.name} from the agent")
-        self.timings.agent_ready += time.monotonic() - began
 
-    def ping(self, timeout: float = REQUEST_TIMEOUT) -> Ready:
-        """Ask the agent whether it is alive (between commands); its READY answer."""
+    def ping(self, timeout: float = REQUEST_TIMEOUT, also: bytes = b"") -> Ready:
+        """Ask the agent whether it is alive (between commands); its READY answer. `also`:
+        requests sent right behind the PING, whose answers are left to read."""
         if self._broken:
             raise ExecError("an earlier run failed half-way; this VM can only be closed")
-        outgoing = bytearray(encode_frame(FrameType.PING))
+        outgoing = bytearray(encode_frame(FrameType.PING) + also)
         deadline = time.monotonic() + timeout
-        while not self._frames:
+        while not self._frames or outgoing:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ExecError(f"the agent did not answer a ping within {timeout:g} s")

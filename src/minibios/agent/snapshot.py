@@ -163,8 +163,10 @@ class SnapshotCache:
         return [e for e in found if e is not None]
 
     def remove(self, key: str) -> bool:
-        """Remove an entry: renamed aside first, so no reader sees it half-deleted."""
+        """Remove an entry (renamed aside first, so no reader sees it half-deleted) and its
+        lock file unless someone holds it."""
         path = self.root / key
+        self._remove_lock(self._lock_path(key))
         if not path.is_dir():
             return False
         self.root.mkdir(parents=True, exist_ok=True)
@@ -191,15 +193,54 @@ class SnapshotCache:
                 age = time.time() - (entry.path / "meta.json").stat().st_mtime
                 if age > max_age and self.remove(entry.path.name):
                     removed.append(entry.path.name)
+        for lock in self.root.glob(".*.lock"):  # a held one is in use: it stays
+            if self._remove_lock(lock):
+                removed.append(lock.name)
         return removed
+
+    def _lock_path(self, key: str) -> Path:
+        return self.root / f".{key}.lock"
+
+    @staticmethod
+    def _remove_lock(path: Path) -> bool:
+        """Unlink a lock file only while holding it (taken without waiting), so nobody
+        holds a lock on a file that is gone; `lock` checks that what it got is still the
+        file at that path. False if it is held or absent."""
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        try:
+            if _same_file(fd, path):
+                path.unlink()
+                return True
+            return False
+        finally:
+            os.close(fd)
 
     @contextlib.contextmanager
     def lock(self, key: str) -> Iterator[None]:
-        """One saver per key; the kernel drops the lock when its holder dies."""
+        """One saver per key; the kernel drops the lock when its holder dies. `gc` and
+        `remove` unlink lock files they can take: a lock won on a file unlinked meanwhile
+        is worthless (the next comer creates a new one), so it is taken again."""
         self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / f".{key}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        path = self._lock_path(key)
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except BaseException:
+                os.close(fd)
+                raise
+            if _same_file(fd, path):
+                break
+            os.close(fd)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
             os.close(fd)
@@ -218,6 +259,16 @@ class SnapshotCache:
         if entry is None:
             raise SnapshotError(f"the saved entry {key} is unreadable")
         return entry
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether `path` still names the file open at `fd`."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -283,17 +334,32 @@ def save(machine: Machine, stream: Path) -> None:
         raise SnapshotError(f"saving the VM failed: {exc}{_qemu_said(machine)}") from exc
 
 
-def load(machine: Machine, stream: Path, before_cont: Callable[[], None] | None = None) -> None:
-    """In a QEMU started with -incoming defer: load `stream`, then let the guest run
-    (calling `before_cont` first, e.g. to hot-plug devices the state cannot hold)."""
+def load(
+    machine: Machine,
+    stream: Path | int,
+    timeout: float = MIGRATE_TIMEOUT,
+    run: bool = True,
+    before_cont: Callable[[], None] | None = None,
+) -> None:
+    """In a QEMU started with -incoming defer: load `stream` (a path, or an open fd that
+    stays the caller's) within `timeout` s, call `before_cont` (e.g. to hot-plug devices
+    the state cannot hold), then let the guest run (else `resume` later)."""
     qmp = machine.qmp
     try:
         qmp.cmd(
             "migrate-set-capabilities",
             capabilities=[{"capability": "x-ignore-shared", "state": True}],
         )
-        qmp.cmd("migrate-incoming", uri=f"exec:cat {_shell_quote(stream)}")
-        deadline = time.monotonic() + MIGRATE_TIMEOUT
+        # The stream's fd, passed over QMP: no shell and cat for QEMU to fork.
+        fd = stream if isinstance(stream, int) else os.open(stream, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            qmp.send_fd_scm(fd)
+            qmp.cmd("getfd", fdname="mbstate")
+        finally:
+            if not isinstance(stream, int):
+                os.close(fd)
+        qmp.cmd("migrate-incoming", uri="fd:mbstate")
+        deadline = time.monotonic() + timeout
         while True:
             status = qmp.cmd("query-status").get("status")
             if status == "paused":
@@ -301,15 +367,24 @@ def load(machine: Machine, stream: Path, before_cont: Callable[[], None] | None 
             if status not in ("inmigrate",):
                 raise SnapshotError(f"the VM is {status!r} after loading its state")
             if time.monotonic() > deadline:
-                raise SnapshotError(f"loading the state took over {MIGRATE_TIMEOUT:g} s")
+                raise SnapshotError(f"loading the state took over {timeout:g} s")
             time.sleep(0.002)
         if before_cont is not None:
             before_cont()
-        qmp.cmd("cont")
+        if run:
+            qmp.cmd("cont")
     except SnapshotError as exc:
         raise SnapshotError(f"{exc}{_qemu_said(machine)}") from exc
     except Exception as exc:  # QMP errors and a QEMU that exited refusing the stream
         raise SnapshotError(f"restoring the VM failed: {exc!r}{_qemu_said(machine)}") from exc
+
+
+def resume(machine: Machine) -> None:
+    """Let a guest loaded with load(run=False) run."""
+    try:
+        machine.qmp.cmd("cont")
+    except Exception as exc:  # QMP errors and a QEMU gone meanwhile
+        raise SnapshotError(f"resuming the VM failed: {exc!r}{_qemu_said(machine)}") from exc
 
 
 def _shell_quote(path: Path) -> str:

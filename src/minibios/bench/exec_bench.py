@@ -6,7 +6,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from minibios.agent import AgentMachine, ExecSettings, Timings
+from minibios.agent import AgentMachine, ExecSettings, SnapshotPool, Timings
 from minibios.bench.vng_peer import VngPeer, run_peer
 from minibios.images.assets import KernelAssets
 
@@ -16,6 +16,8 @@ ACCEL = "tcg"
 # Phases from QEMU's start to the exit status on the host (prepare is the host's
 # own cache lookups and virtiofsd starts, shown apart).
 BOOT_PHASES = ("QEMU start", "firmware+early kernel", "kernel", "agent ready", "command")
+WARM_UP = ("/bin/true",)
+POOL_MODES = ("pool", "pool-warm")
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,10 @@ class ExecBenchPlan:
     rootfs: str = "initramfs"
     memory: str = "512M"
     command: tuple[str, ...] = ("/bin/true",)
-    # "off": cold boots; "auto": restored from a saved boot state (saved before timing)
+    # "off": cold boots; "auto": restored from a saved boot state (saved before timing);
+    # "pool": handed out by a SnapshotPool of one QEMU waiting at -incoming defer, refilled
+    # between runs (untimed): its QEMU start is paid ahead, so the total is take() to exit;
+    # "pool-warm": the same, each waiting guest having run WARM_UP once (TCG's translations)
     snapshots: tuple[str, ...] = ("off",)
     accel: str = ACCEL  # as choose_accel resolved it
     kernel: KernelAssets | None = None  # None: exec's own default, the cached cloud kernel
@@ -77,7 +82,7 @@ def _settings(plan: ExecBenchPlan, firmware: str, snapshot: str) -> ExecSettings
         accel=plan.accel,
         rootfs=plan.rootfs,
         memory=plan.memory,
-        snapshot=snapshot,
+        snapshot="auto" if snapshot in POOL_MODES else snapshot,
     )
 
 
@@ -85,16 +90,43 @@ def run_exec_bench(plan: ExecBenchPlan, progress: Callable[[str], None]) -> Exec
     cases = [(fw, mode) for fw in plan.firmwares for mode in plan.snapshots]
     results = {case: ExecBenchResult(*case) for case in cases}
     peer = PeerResult("vng") if plan.peer else None
-    for firmware, mode in cases:
-        if mode != "off":  # the saved state is made once, before timing starts
-            with AgentMachine(_settings(plan, firmware, mode)) as vm:
-                vm.run(list(plan.command))
+    with contextlib.ExitStack() as pools_open:
+        pools: dict[str, SnapshotPool] = {}
+        for firmware, mode in cases:
+            if mode != "off":  # the saved state is made once, before timing starts
+                with AgentMachine(_settings(plan, firmware, mode)) as vm:
+                    vm.run(list(plan.command))
+            if mode in POOL_MODES:
+                warm = WARM_UP if mode == "pool-warm" else ()
+                pool = SnapshotPool(_settings(plan, firmware, mode), size=1, warm=warm)
+                pools[f"{firmware}:{mode}"] = pools_open.enter_context(pool)
+        _timed_runs(plan, cases, pools, results, peer, progress)
+    return ExecBenchOutcome(list(results.values()), peer)
+
+
+def _timed_runs(
+    plan: ExecBenchPlan,
+    cases: Sequence[tuple[str, str]],
+    pools: dict[str, SnapshotPool],
+    results: dict[tuple[str, str], ExecBenchResult],
+    peer: PeerResult | None,
+    progress: Callable[[str], None],
+) -> None:
     for run in range(plan.runs):
         for firmware, mode in cases:  # interleaved: load changes hit every case alike
-            with AgentMachine(_settings(plan, firmware, mode)) as vm:
+            pool = pools.get(f"{firmware}:{mode}")
+            if pool is not None:
+                machine = pool.take()
+            else:
+                machine = AgentMachine(_settings(plan, firmware, mode))
+            with machine as vm:
                 result = vm.run(list(plan.command))
                 if mode != "off" and vm.snapshot_state != "restored":
                     raise RuntimeError(f"{firmware}: not restored ({vm.snapshot_state})")
+                if pool is not None and not vm.pooled:
+                    raise RuntimeError(f"{firmware}: not from the pool ({pool.notes})")
+            if pool is not None:
+                pool.refill()  # as a pool's owner does when idle
             if result.returncode != 0:
                 raise RuntimeError(f"{plan.command[0]} exited {result.returncode} ({firmware})")
             results[firmware, mode].runs.append(result.timings)
@@ -106,7 +138,6 @@ def run_exec_bench(plan: ExecBenchPlan, progress: Callable[[str], None]) -> Exec
         if plan.peer and peer:  # in the same round, after the firmwares
             peer.walls.append(run_peer(plan.peer, plan.command))
             progress(f"bench-exec: run {run + 1}/{plan.runs} vng: {peer.walls[-1] * 1000:.0f} ms")
-    return ExecBenchOutcome(list(results.values()), peer)
 
 
 @dataclass(frozen=True)
@@ -199,7 +230,7 @@ def render_exec_bench(plan: ExecBenchPlan, outcome: ExecBenchOutcome) -> str:
     for r in results:
         if r.snapshot != "off" and r.runs and cold.get(r.firmware):
             ratio = r.median_total() / cold[r.firmware]
-            lines.append(f"{r.firmware}: restore / cold boot = {ratio:.3f}")
+            lines.append(f"{r.firmware}: {r.snapshot} / cold boot = {ratio:.3f}")
     lines += _wall_ratios(results, peer)
     return "\n".join(lines)
 

@@ -53,6 +53,8 @@ STEPS = {
     4: "PVH: command line + initrd load",
 }
 
+FIRMWARE_START_MARK = 1  # MILESTONE_FIRMWARE_START: fw_cfg found, mid-step
+
 METHOD = {
     "qemu": "QEMU held at reset (-S) until its gdb stub and QMP answer; exact",
     "firmware": "reset released through the gdb stub -> hardware breakpoint on the kernel's "
@@ -69,7 +71,8 @@ METHOD = {
     "rss": "VmHWM of the QEMU process when /init reports",
     "steps": "minibios only: one more run after each timing run, with fw_cfg's "
     "opt/minibios/step-marks asking it to mark the end of each step on port 0xf4 "
-    "(QEMU's trace timestamps the writes); the time from one mark to the next",
+    "(QEMU's trace timestamps the writes); the time from one mark to the next, the "
+    "first from reset release",
     "milestones": "minibios writes 1 (fw_cfg found), 2 (kernel load starts), then 3 (jump "
     "into a Linux or multiboot kernel) or 4 (jump into a PVH kernel) to port 0xf4 "
     "(firmware/include/debugport.h) when fw_cfg's opt/minibios/milestones asks (the counting "
@@ -119,7 +122,10 @@ class FirmwareResult:
         """Each firmware step's duration, over the step runs, in the order done."""
         durations: dict[str, list[float]] = {}
         for marks in self.steps:
-            for (_, before), (value, at) in itertools.pairwise(marks):
+            # The first step starts at reset release; the firmware-start milestone
+            # falls inside it (after the shadow copy), so it ends no step.
+            timeline = [(0, 0.0), *((v, at) for v, at in marks if v != FIRMWARE_START_MARK)]
+            for (_, before), (value, at) in itertools.pairwise(timeline):
                 durations.setdefault(STEPS.get(value, f"mark {value:#x}"), []).append(at - before)
         return {name: Spread.of(values) for name, values in durations.items()}
 

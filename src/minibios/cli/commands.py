@@ -26,7 +26,14 @@ from minibios.bench.table import render
 from minibios.bench.vng_peer import VngPeer, generic_kernel, peer_blocker
 from minibios.cli.bench_memory import add_memory_command, run_memory_command
 from minibios.cli.demo import demo_plan
-from minibios.cli.exec_command import add_exec_parser, add_snapshot_parser, cmd_exec, cmd_snapshot
+from minibios.cli.exec_command import (
+    add_exec_parser,
+    add_pool_parser,
+    add_snapshot_parser,
+    cmd_exec,
+    cmd_pool,
+    cmd_snapshot,
+)
 from minibios.cli.install import INSTALL_COMMANDS, add_install_commands, run_install_command
 from minibios.cli.options import BOOT_OPTIONS, add_options, vm_spec
 from minibios.cli.report_format import format_report, format_timing
@@ -114,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     par.add_argument("--json", type=Path, help="write every VM's outcome here")
     add_exec_parser(commands)  # cli/exec_command.py: `minibios exec`
     add_snapshot_parser(commands)  # and `minibios snapshot ls|rm|gc`
+    add_pool_parser(commands)  # and `minibios pool`
     bench_exec = commands.add_parser(
         "bench-exec", help="time `exec /bin/true` phase by phase for several firmwares"
     )
@@ -129,7 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench_exec.add_argument(
         "--snapshot",
         default="off",
-        help="off (cold boots), auto (restored from a saved state) or off,auto: both, interleaved",
+        help="off (cold boots), auto (restored from a saved state), pool (restored in a QEMU "
+        "started ahead at -incoming defer), pool-warm (the same, its guest having run "
+        "/bin/true once); several, comma-separated: interleaved",
     )
     bench_exec.add_argument(
         "--peer",
@@ -278,8 +288,8 @@ def _cmd_bench_exec(args: argparse.Namespace) -> int:
     for name in firmwares:
         resolve_firmware(name, args.machine)  # a clear error before any boot
     snapshots = tuple(m.strip() for m in args.snapshot.split(",") if m.strip())
-    if not snapshots or not set(snapshots) <= {"off", "auto"}:
-        raise UsageError("--snapshot takes off, auto or off,auto")
+    if not snapshots or not set(snapshots) <= {"off", "auto", "pool", "pool-warm"}:
+        raise UsageError("--snapshot takes off, auto, pool, pool-warm or several (off,auto)")
     plan = ExecBenchPlan(
         firmwares,
         args.runs,
@@ -325,6 +335,8 @@ def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:
         return _cmd_bench_exec(args)
     if args.command == "snapshot":
         return cmd_snapshot(args)
+    if args.command == "pool":
+        return cmd_pool(args)
     if args.command == "demo":
         return _cmd_demo(args)
     if args.command == "bench":

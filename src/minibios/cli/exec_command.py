@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from minibios.agent.pool import SnapshotPool, serve
+from minibios.agent.pool import connect as pool_connect
 from minibios.agent.session import AgentMachine
 from minibios.agent.settings import (
     ROOTFS_CHOICES,
@@ -73,12 +75,45 @@ def add_exec_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParse
     )
     parser.add_argument("--time", action="store_true", help="print where the time went")
     parser.add_argument(
+        "--pool",
+        default=os.environ.get("MINIBIOS_POOL"),
+        metavar="SOCKET",
+        help="run in a VM of the `minibios pool` serving SOCKET ($MINIBIOS_POOL), whose VM "
+        "options apply, when one answers there; else start a VM as usual",
+    )
+    parser.add_argument(
         "--snapshot",
         choices=SNAPSHOT_MODES,
         default="auto",
         help="auto (default): start from a saved boot state, saving one on the first run; "
         "off: always boot; refresh: boot, save a new state, use it",
     )
+
+
+def add_pool_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = commands.add_parser(
+        "pool",
+        help="keep VMs restored ahead for `minibios exec --pool SOCKET` (runs until stopped)",
+    )
+    add_options(parser, "kernel", "machine", "cpus", "memory", "firmware", "accel", "entry",
+                "qemu")  # fmt: skip
+    parser.add_argument("--socket", required=True, help="the unix socket to serve on")
+    parser.add_argument("--size", type=int, default=1, help="VMs kept waiting (1)")
+    parser.add_argument(
+        "--warm", action="store_true", help="each waiting guest runs /bin/true once first"
+    )
+    parser.add_argument("--ready-timeout", type=float, default=120.0)
+    parser.set_defaults(rootfs="initramfs", share=[], snapshot="auto")
+
+
+def cmd_pool(args: argparse.Namespace) -> int:
+    if args.size < 1:
+        raise ExecInputError("--size must be at least 1")
+    warm = ("/bin/true",) if args.warm else ()
+    with SnapshotPool(_settings(args), size=args.size, warm=warm) as pool:
+        print(f"minibios: pool: {args.size} VM(s) waiting, serving {args.socket}", file=sys.stderr)
+        serve(pool, Path(args.socket), lambda: False)
+    return 0
 
 
 def add_snapshot_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -147,12 +182,8 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
-def cmd_exec(args: argparse.Namespace, command: list[str]) -> int:
-    if not command:
-        raise ExecInputError("no command: put it after `--` (minibios exec -- CMD [ARG...])")
-    if args.timeout is not None and args.timeout <= 0:
-        raise ExecInputError("--timeout must be positive")
-    settings = ExecSettings(
+def _settings(args: argparse.Namespace) -> ExecSettings:
+    return ExecSettings(
         kernel=Path(args.kernel) if args.kernel else None,
         machine=args.machine,
         cpus=args.cpus,
@@ -166,13 +197,28 @@ def cmd_exec(args: argparse.Namespace, command: list[str]) -> int:
         qemu=args.qemu or DEFAULT_QEMU,  # --qemu's default is None (cli/options.py)
         snapshot=args.snapshot,
     )
+
+
+def cmd_exec(args: argparse.Namespace, command: list[str]) -> int:
+    if not command:
+        raise ExecInputError("no command: put it after `--` (minibios exec -- CMD [ARG...])")
+    if args.timeout is not None and args.timeout <= 0:
+        raise ExecInputError("--timeout must be positive")
+    settings = _settings(args)
     env = _env(args.env)
     if settings.kernel is not None and not settings.kernel.is_file():
         raise ExecInputError(f"kernel not found: {settings.kernel}")
     stdout, stderr = sys.stdout.fileno(), sys.stderr.fileno()
     sys.stdout.flush()
+    machine = AgentMachine(settings)
+    if args.pool:
+        channel = pool_connect(Path(args.pool))
+        if channel is not None:
+            machine = AgentMachine.attach(settings, channel)
+        else:
+            print(f"minibios: no pool answers at {args.pool}; starting a VM", file=sys.stderr)
     try:
-        with AgentMachine(settings) as vm:
+        with machine as vm:
             for note in vm.notes:
                 print(f"minibios: {note}", file=sys.stderr)
             result = vm.run(
