@@ -335,7 +335,7 @@ def test_a_restore_waits_at_most_the_ready_timeout(
     waits: dict[str, float] = {}
     monkeypatch.setattr(session, "Machine", _FakeMachine)
     monkeypatch.setattr(AgentMachine, "_connect", lambda self: None)
-    monkeypatch.setattr(session, "load", lambda m, s, timeout: waits.update(load=timeout))
+    monkeypatch.setattr(session, "load", lambda m, s, timeout, **_: waits.update(load=timeout))
 
     def ping(self: AgentMachine, timeout: float = 0.0, also: bytes = b"") -> Ready:
         waits["ping"] = timeout

@@ -72,6 +72,13 @@ from minibios.agent.snapshot import (
     write_meta,
 )
 from minibios.agent.snapshot import Entry as SnapshotEntry
+from minibios.agent.snapshot_share import (
+    FsDevice,
+    RamCopy,
+    hotplug_blocker,
+    hotplug_fs,
+    hotplug_slot_args,
+)
 from minibios.agent.virtiofsd import Share, Virtiofsd, VirtiofsdError, virtiofs_blocker
 from minibios.errors import MinibiosError
 from minibios.firmware.choice import resolve_firmware
@@ -149,6 +156,8 @@ class AgentMachine:
         self._broken = False
         self.ready: Ready | None = None
         self.snapshot_state = "cold boot"  # or "restored", "off", "cold boot: why"
+        # A saved state without virtiofs devices: they are hot-plugged after the restore.
+        self._hotplug_fs = False
         # prestart(): the saved state loaded, paused; finish_start() lets it run
         self._incoming: SnapshotEntry | None = None
         self._warmed = False
@@ -318,17 +327,23 @@ class AgentMachine:
             AgentImageSpec(build_agent(cache), find_busybox(), modules), cache
         )
         shares = self._start_daemons()
-        extra = self._qemu_args(use_fs)
+        cold_args = tuple(self._qemu_args(use_fs))
         self.timings.prepare = time.monotonic() - began
-        spec = replace(spec, kernel=self.entry.kernel, initrd=image, extra_args=tuple(extra))
-        spec = preflight(spec)
+        spec = preflight(replace(spec, kernel=self.entry.kernel, initrd=image))
+        cold = replace(spec, extra_args=cold_args)
         if prestart:
-            self._prestart(spec, cache, use_fs)
+            self._prestart(cold, cache, use_fs)
             return
-        if self._snapshot_blocker(use_fs) is None:
-            self._start_with_snapshot(spec, cache)
+        if self._snapshot_blocker(use_fs) is not None:
+            self._boot(cold)
+        elif use_fs:
+            # Saved without the virtiofs devices (nor any per-run path): one state serves
+            # every --share and --rootfs host run; _restore plugs this run's devices in.
+            self._hotplug_fs = True
+            saved = self._qemu_args(False) + hotplug_slot_args(settings.machine)
+            self._start_with_snapshot(replace(spec, extra_args=tuple(saved)), cache, cold)
         else:
-            self._boot(spec)
+            self._start_with_snapshot(cold, cache)
         # Every guest, restored ones above all: the host's clock, fresh credited entropy
         # (a restore sent it with its PING).
         if self.snapshot_state != "restored":
@@ -362,22 +377,26 @@ class AgentMachine:
             self.snapshot_state = "off"
             return "off"
         if use_fs:
-            reason = "virtiofs (--rootfs host, --share) cannot be in a saved state"
-            self.snapshot_state = f"cold boot: {reason}"
-            if self.settings.rootfs == "host" or self.settings.shares or mode == "refresh":
-                self.notes.append(f"{reason}; cold boot")
-            return reason
+            reason = hotplug_blocker(self.settings.machine, len(self._daemons))
+            if reason is not None:
+                reason = f"virtiofs needs hot-plug after a restore: {reason}"
+                self.snapshot_state = f"cold boot: {reason}"
+                if self.settings.rootfs == "host" or self.settings.shares or mode == "refresh":
+                    self.notes.append(f"{reason}; cold boot")
+                return reason
         return None
 
-    def _start_with_snapshot(self, spec: VmSpec, cache: Path) -> None:
-        """Restore the saved state for `spec`; without one, boot, save it, then restore it."""
+    def _start_with_snapshot(self, spec: VmSpec, cache: Path, cold: VmSpec | None = None) -> None:
+        """Restore the saved state for `spec`; without one, boot, save it, then restore it.
+        A cold boot (no state, or a bad one) boots `cold` (default: `spec`)."""
+        cold = cold or spec
         assert self._dir is not None
         snapshots = SnapshotCache(self.settings.snapshot_dir or snapshot_dir(cache))
         try:
             key, parts = cache_key(spec, self._dir)
         except SnapshotError as exc:  # e.g. no QEMU at all: the boot says it better
             self.snapshot_state = f"cold boot: {exc}"
-            self._boot(spec)
+            self._boot(cold)
             return
         tried: object = None
         if self.settings.snapshot == "auto":
@@ -399,11 +418,11 @@ class AgentMachine:
             except (ExecError, MachineError, OSError) as exc:  # e.g. a full disk: no state
                 self.notes.append(f"saving a boot state failed ({_first_line(exc)}); cold boot")
                 self.snapshot_state = "cold boot: saving failed"
-                self._boot(spec)
+                self._boot(cold)
                 return
             self.timings.save = time.monotonic() - saved_at
         if not self._try_restore(spec, entry, snapshots):
-            self._boot(spec)
+            self._boot(cold)
             self.snapshot_state = "cold boot: the new saved state did not restore"
 
     def _build_snapshot(
@@ -432,6 +451,9 @@ class AgentMachine:
             self._restore(spec, entry)
         except (ExecError, MachineError) as exc:
             self._reset_vm()
+            if self._hotplug_fs:  # the cold boot needs daemons no QEMU has talked to
+                for daemon in self._daemons:
+                    daemon.restart()
             self.notes.append(
                 f"saved state {entry.path.name} unusable ({_first_line(exc)}); "
                 "cold boot, rebuilding it"
@@ -444,6 +466,8 @@ class AgentMachine:
 
     def _prestart(self, spec: VmSpec, cache: Path, use_fs: bool) -> None:
         assert self._dir is not None
+        if use_fs:  # its virtiofs devices would be plugged at take(): not built yet
+            raise ExecInputError("a pool serves runs without --share or --rootfs host")
         if self._snapshot_blocker(use_fs) is not None:
             raise ExecInputError(f"cannot start from a saved state: {self.snapshot_state}")
         snapshots = SnapshotCache(self.settings.snapshot_dir or snapshot_dir(cache))
@@ -461,24 +485,35 @@ class AgentMachine:
         self._load(entry.state, qmp_ready)
 
     def _launch_incoming(self, spec: VmSpec, entry: SnapshotEntry) -> float:
-        """QEMU on the saved RAM file, waiting at -incoming defer; when QMP answered."""
-        ram = ram_args(spec.memory, entry.ram, share=False)
-        extra = (*spec.extra_args, *ram, "-incoming", "defer")
-        self._machine = Machine(replace(spec, extra_args=extra))
+        """QEMU on the saved RAM, waiting at -incoming defer; when QMP answered. The RAM
+        is a private mapping of the file, or a shared copy when virtiofs will be plugged."""
+        copying = time.monotonic()
+        copy = RamCopy(entry.ram, spec.memory) if self._hotplug_fs else None
+        copied = time.monotonic() - copying
         try:
-            self._machine.start()
-        except QemuStartError as exc:
-            raise SnapshotError(str(exc)) from exc
+            ram = copy.ram_args(spec.memory) if copy else ram_args(spec.memory, entry.ram, False)
+            extra = (*spec.extra_args, *ram, "-incoming", "defer")
+            self._machine = Machine(replace(spec, extra_args=extra))
+            try:
+                self._machine.start()
+            except QemuStartError as exc:
+                raise SnapshotError(str(exc)) from exc
+        finally:
+            if copy is not None:  # QEMU has mapped it (or is gone)
+                copy.close()
         qmp_ready = time.monotonic()
-        self.timings.qemu_start = qmp_ready - (self._machine.started_at or qmp_ready)
+        # The RAM copy (shares only) is part of starting this QEMU.
+        self.timings.qemu_start = qmp_ready - (self._machine.started_at or qmp_ready) + copied
         self._connect()  # before the load: the guest then sees its host still connected
         return qmp_ready
 
     def _load(self, stream: Path, since: float) -> None:
-        """Load the state, let the guest run, and hear from its agent."""
+        """Load the state (plugging this run's virtiofs devices in before it runs), let
+        the guest run, and hear from its agent."""
         assert self._machine is not None
         deadline = since + restore_ready_timeout(self.settings.ready_timeout)
-        load(self._machine, stream, max(0.0, deadline - time.monotonic()))
+        plug = self._plug_fs if self._hotplug_fs else None
+        load(self._machine, stream, max(0.0, deadline - time.monotonic()), before_cont=plug)
         self._greet(since)
 
     def _greet(self, since: float) -> None:
@@ -489,6 +524,12 @@ class AgentMachine:
         self._await_done(SEEDING, deadline)
         self.timings.firmware = self.timings.kernel = 0.0
         self.timings.agent_ready = time.monotonic() - since
+
+    def _plug_fs(self) -> None:
+        """Attach this run's virtiofs devices to the restored VM, still paused: the guest
+        handles the hot-plug as soon as it runs, while the host pings and seeds it."""
+        devices = [FsDevice(d.socket_path, d.share.tag) for d in self._daemons]
+        hotplug_fs(self.machine.qmp, self.settings.machine, devices)
 
     def _reset_vm(self) -> None:
         """Stop this VM (not the virtiofsds, not the runtime dir) to start another."""
@@ -519,7 +560,8 @@ class AgentMachine:
         return [(spec, d) for spec, d in started if d.share.tag != ROOT_TAG]
 
     def _qemu_args(self, use_fs: bool) -> list[str]:
-        """The agent's channel and the shares' devices: what the exec VM adds to QEMU's."""
+        """The agent's channel and the shares' devices: what the exec VM adds to QEMU's
+        (use_fs False: without the shares' memory backend and devices, as a saved state)."""
         assert self._dir is not None
         mmio = self.settings.machine == "microvm"
         serial = MMIO_SERIAL_DEVICE if mmio else SERIAL_DEVICE[self.settings.machine]
@@ -538,7 +580,7 @@ class AgentMachine:
             args += ["-object", f"memory-backend-memfd,id=mbmem,size={size},share=on"]
             args += ["-machine", "memory-backend=mbmem"]
         fs_device = MMIO_FS_DEVICE if mmio else FS_DEVICE.get(self.settings.machine, "")
-        for index, daemon in enumerate(self._daemons):
+        for index, daemon in enumerate(self._daemons if use_fs else []):
             args += ["-chardev", f"socket,id=fs{index},path={daemon.socket_path}"]
             args += ["-device", f"{fs_device},chardev=fs{index},tag={daemon.share.tag}"]
         return args

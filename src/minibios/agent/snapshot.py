@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -335,10 +335,15 @@ def save(machine: Machine, stream: Path) -> None:
 
 
 def load(
-    machine: Machine, stream: Path | int, timeout: float = MIGRATE_TIMEOUT, run: bool = True
+    machine: Machine,
+    stream: Path | int,
+    timeout: float = MIGRATE_TIMEOUT,
+    run: bool = True,
+    before_cont: Callable[[], None] | None = None,
 ) -> None:
     """In a QEMU started with -incoming defer: load `stream` (a path, or an open fd that
-    stays the caller's) within `timeout` s, then let the guest run (else `resume` later)."""
+    stays the caller's) within `timeout` s, call `before_cont` (e.g. to hot-plug devices
+    the state cannot hold), then let the guest run (else `resume` later)."""
     qmp = machine.qmp
     try:
         qmp.cmd(
@@ -364,6 +369,8 @@ def load(
             if time.monotonic() > deadline:
                 raise SnapshotError(f"loading the state took over {timeout:g} s")
             time.sleep(0.002)
+        if before_cont is not None:
+            before_cont()
         if run:
             qmp.cmd("cont")
     except SnapshotError as exc:

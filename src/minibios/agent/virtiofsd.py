@@ -155,6 +155,16 @@ class Virtiofsd:
         finally:
             listener.close()
 
+    def restart(self) -> None:
+        """A fresh daemon on the same socket path: C virtiofsd serves one vhost-user
+        connection and exits when it ends (e.g. a restored QEMU that was given up)."""
+        self.stop()
+        self._proc = None
+        self.socket_path.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.with_suffix(".ro").rmdir()  # the bind was in its namespace
+        self.start()
+
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None

@@ -16,6 +16,7 @@
 #define ROOT_DIR "/run/minibios/root"
 #define MIN_SEED 32  /* SEED's random bytes: at least 256 bits */
 #define MAX_SEED 512
+#define TAG_WAIT_MS 10000 /* how long ROOT/MOUNT wait for a hot-plugged tag */
 
 enum frame_type {
 	F_READY = 0x01,

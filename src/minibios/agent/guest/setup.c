@@ -126,6 +126,27 @@ static int mkdirs(const char *path)
 	return mkdir(buf, 0755) < 0 && errno != EEXIST ? -1 : 0;
 }
 
+/*
+ * A hot-plugged virtiofs device (a restored VM's shares) is probed after the host's
+ * device_add returns, so its tag may not exist yet: the kernel then says EINVAL
+ * ("tag not found", in the kernel log only). Retry every few ms for a while; any
+ * other error is final. (The driver's sysfs link appears before its probe ends, so it
+ * cannot tell when the tag is there.)
+ */
+static int mount_virtiofs(const char *tag, const char *dst, unsigned long flags)
+{
+	const struct timespec tick = { 0, 5 * 1000 * 1000 };
+	uint64_t deadline = boottime_ns() + (uint64_t)TAG_WAIT_MS * 1000000;
+
+	for (;;) {
+		if (mount(tag, dst, "virtiofs", flags, NULL) == 0)
+			return 0;
+		if (errno != EINVAL || boottime_ns() > deadline)
+			return -1;
+		nanosleep(&tick, NULL);
+	}
+}
+
 #define FAIL(...)                                          \
 	do {                                               \
 		snprintf(err, errlen, __VA_ARGS__);        \
@@ -150,7 +171,7 @@ int setup_root(const char *tag, char *err, size_t errlen)
 
 	if (mkdirs(HOST_DIR) || mkdirs(RW_DIR) || mkdirs(ROOT_DIR))
 		FAIL("mkdir under /run/minibios: %s", strerror(errno));
-	if (mount(tag, HOST_DIR, "virtiofs", MS_RDONLY, NULL) < 0)
+	if (mount_virtiofs(tag, HOST_DIR, MS_RDONLY) < 0)
 		FAIL("mount virtiofs %s: %s", tag, strerror(errno));
 	if (mount("tmpfs", RW_DIR, "tmpfs", 0, "mode=0755") < 0)
 		FAIL("mount tmpfs for the overlay: %s", strerror(errno));
@@ -178,7 +199,7 @@ int mount_share(const char *root, const char *tag, const char *path, int readonl
 	snprintf(full, sizeof(full), "%s%s", strcmp(root, "/") ? root : "", path);
 	if (mkdirs(full) < 0)
 		FAIL("mkdir %s: %s", path, strerror(errno));
-	if (mount(tag, full, "virtiofs", readonly ? MS_RDONLY : 0, NULL) < 0)
+	if (mount_virtiofs(tag, full, readonly ? MS_RDONLY : 0) < 0)
 		FAIL("mount virtiofs %s on %s: %s", tag, path, strerror(errno));
 	return 0;
 }
