@@ -1,8 +1,13 @@
 """The Machine context manager: QMP, waiting, cleanup on every way out."""
 
+import logging
+import socket
 import time
+from pathlib import Path
 
 import pytest
+from qemu.qmp.legacy import QEMUMonitorProtocol
+from qemu.qmp.protocol import ConnectError
 from vm_support import BOOT_TIMEOUT, BootImages, image_machine, make_machine, qemu_pids
 
 from minibios.images.report import REPORT_PREFIX
@@ -13,6 +18,7 @@ from minibios.vm.machine import (
     QemuStartError,
     VmEnd,
     _shutdown_reason_end,
+    retried_connects_unlogged,
 )
 
 
@@ -124,3 +130,25 @@ def test_halted_guest_counts_as_powered_off(
     assert any(line.startswith(REPORT_PREFIX) for line in lines)
     assert any("reboot:" in line for line in lines)
     assert not qemu_pids(marker)
+
+
+def _refused_connect(path: Path) -> None:
+    """A QMP connect to a socket that is bound but not listening yet, as QEMU's is
+    for a moment after the file appears."""
+    with socket.socket(socket.AF_UNIX) as bound:
+        bound.bind(str(path))
+        with pytest.raises(ConnectError):
+            QEMUMonitorProtocol(str(path)).connect()
+    path.unlink()
+
+
+def test_a_retried_qmp_connect_logs_no_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR):
+        _refused_connect(tmp_path / "qmp.sock")
+        assert any("Failed to establish" in r.getMessage() for r in caplog.records)
+        caplog.clear()
+        with retried_connects_unlogged():
+            _refused_connect(tmp_path / "qmp.sock")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -37,6 +37,27 @@ PR_SET_PDEATHSIG = 1
 log = logging.getLogger(__name__)
 
 
+class _RetriedConnectFilter(logging.Filter):
+    """Drops qemu.qmp's ERROR line for a connect attempt that failed."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        first = record.args[0] if isinstance(record.args, tuple) and record.args else ""
+        return not str(first).startswith("Failed to establish")
+
+
+@contextlib.contextmanager
+def retried_connects_unlogged() -> Iterator[None]:
+    """qemu.qmp logs every refused connect at ERROR (the socket file exists a moment
+    before QEMU listens on it); the launcher retries those, so they are not errors."""
+    qmp_log = logging.getLogger("qemu.qmp.protocol")
+    drop = _RetriedConnectFilter()
+    qmp_log.addFilter(drop)
+    try:
+        yield
+    finally:
+        qmp_log.removeFilter(drop)
+
+
 class VmEnd(enum.Enum):
     """How a VM run ended."""
 
@@ -230,7 +251,8 @@ class Machine:
             if socket_path.exists():
                 qmp = QEMUMonitorProtocol(str(socket_path))
                 try:
-                    qmp.connect()
+                    with retried_connects_unlogged():
+                        qmp.connect()
                 except Exception:  # not accepting yet, or QEMU died mid-greeting
                     with contextlib.suppress(Exception):  # half-open: nothing to close cleanly
                         qmp.close()
