@@ -87,7 +87,7 @@ void linux_boot(u64 rsdp)
 		enter_real_mode(LINUX_SETUP_ADDR >> 4, SETUP_STACK_TOP,
 				(LINUX_SETUP_ADDR >> 4) + 0x20);
 	}
-	memset(phys_ptr(ZERO_PAGE_ADDR), 0, BOOT_PARAMS_SIZE);
+	memset(phys_ptr(ZERO_PAGE_ADDR), 0, sizeof(struct boot_params));
 	linux_fill_boot_params(phys_ptr(ZERO_PAGE_ADDR), setup, &img, &e820, LINUX_CMDLINE_ADDR,
 			       rsdp);
 	milestone(MILESTONE_KERNEL_ENTRY);

@@ -112,29 +112,32 @@ void linux_relocate_setup_data(struct setup_header *hdr, u64 from, u64 to, u32 s
 	}
 }
 
-void linux_fill_boot_params(u8 *bp, const void *setup, const struct linux_image *img,
-			    const struct e820_map *map, u32 cmdline_addr, u64 rsdp)
+void linux_fill_boot_params(struct boot_params *bp, const void *setup,
+			    const struct linux_image *img, const struct e820_map *map,
+			    u32 cmdline_addr, u64 rsdp)
 {
 	const u8 *s = setup;
-	/* The header runs to 0x202 plus the jump offset in its first bytes. */
-	u32 hdr_end = 0x202 + s[0x201];
-	struct setup_header *hdr = (void *)(bp + SETUP_HEADER_OFFSET);
+	const struct setup_header *src = (const void *)(s + SETUP_HEADER_OFFSET);
+	/* The header runs to the end of its jump (at 0x200) plus the jump's displacement. */
+	u32 hdr_end = SETUP_HEADER_OFFSET + __builtin_offsetof(struct setup_header, header) +
+		      (src->jump >> 8);
 	u32 count = MIN(map->count, (u32)E820_MAX);
 	u64 ext_kb = 0;
 
 	if (hdr_end > img->setup_size)
 		hdr_end = img->setup_size;
-	if (hdr_end > BP_E820_TABLE)
-		hdr_end = BP_E820_TABLE;
-	memcpy(bp + SETUP_HEADER_OFFSET, s + SETUP_HEADER_OFFSET, hdr_end - SETUP_HEADER_OFFSET);
-	linux_patch_header(hdr, img, cmdline_addr);
-	if (hdr->version >= 0x020e)
-		memcpy(bp + BP_ACPI_RSDP_ADDR, &rsdp, 8);
-	bp[BP_E820_ENTRIES] = (u8)count;
-	memcpy(bp + BP_E820_TABLE, map->entry, count * sizeof(map->entry[0]));
+	if (hdr_end > __builtin_offsetof(struct boot_params, e820_table))
+		hdr_end = __builtin_offsetof(struct boot_params, e820_table);
+	/* Raw bytes: a newer kernel's header may run past our struct setup_header. */
+	memcpy((u8 *)bp + SETUP_HEADER_OFFSET, src, hdr_end - SETUP_HEADER_OFFSET);
+	linux_patch_header(&bp->hdr, img, cmdline_addr);
+	if (bp->hdr.version >= 0x020e)
+		bp->acpi_rsdp_addr = rsdp;
+	bp->e820_entries = (u8)count;
+	memcpy(bp->e820_table, map->entry, count * sizeof(map->entry[0]));
 	for (u32 i = 0; i < count; i++)
 		if (map->entry[i].type == E820_RAM && map->entry[i].addr <= 1 * MiB &&
 		    map->entry[i].addr + map->entry[i].size > 1 * MiB)
 			ext_kb = (map->entry[i].addr + map->entry[i].size - 1 * MiB) >> 10;
-	*(u32 *)(bp + BP_ALT_MEM_K) = (u32)MIN(ext_kb, 0xffffffffull);
+	bp->alt_mem_k = (u32)MIN(ext_kb, 0xffffffffull);
 }

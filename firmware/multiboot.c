@@ -50,31 +50,28 @@ u32 multiboot_mem_upper_kb(const struct e820_map *map)
 	return end > 1 * MiB ? (u32)((end - 1 * MiB) >> 10) : 0;
 }
 
-u32 multiboot_write_info(u32 base, const u8 *qemu_info, u32 info_size,
+u32 multiboot_write_info(u32 base, const void *qemu_info, u32 info_size,
 			 const struct e820_map *map, u32 mem_lower_kb)
 {
 	struct multiboot_mmap_entry *entry = phys_ptr(base);
 	u32 mbi = base + MULTIBOOT_MMAP_ROOM;
-	u8 *info = phys_ptr(mbi);
-	u32 flags, v, count = MIN(map->count, MULTIBOOT_MMAP_ROOM / sizeof(*entry));
+	struct multiboot_info *info = phys_ptr(mbi);
+	u32 count = MIN(map->count, MULTIBOOT_MMAP_ROOM / sizeof(*entry));
 
-	memset(info, 0, MBI_SIZE);
-	memcpy(info, qemu_info, MIN(info_size, (u32)MBI_SIZE));
-	memcpy(&flags, info + MBI_FLAGS, 4);
-	if (flags & MULTIBOOT_INFO_MEMORY) {
-		memcpy(info + MBI_MEM_LOWER, &mem_lower_kb, 4);
-		v = multiboot_mem_upper_kb(map);
-		memcpy(info + MBI_MEM_UPPER, &v, 4);
+	memset(info, 0, sizeof(*info));
+	memcpy(info, qemu_info, MIN(info_size, (u32)sizeof(*info)));
+	if (info->flags & MULTIBOOT_INFO_MEMORY) {
+		info->mem_lower = mem_lower_kb;
+		info->mem_upper = multiboot_mem_upper_kb(map);
 	}
-	if (flags & MULTIBOOT_INFO_MMAP) {
+	if (info->flags & MULTIBOOT_INFO_MMAP) {
 		for (u32 i = 0; i < count; i++)
 			entry[i] = (struct multiboot_mmap_entry){ sizeof(entry[i]) - 4,
 								  map->entry[i].addr,
 								  map->entry[i].size,
 								  map->entry[i].type };
-		v = count * sizeof(*entry);
-		memcpy(info + MBI_MMAP_LENGTH, &v, 4);
-		memcpy(info + MBI_MMAP_ADDR, &base, 4);
+		info->mmap_length = count * sizeof(*entry);
+		info->mmap_addr = base;
 	}
 	return mbi;
 }
@@ -84,7 +81,7 @@ void multiboot_boot(u32 entry)
 	u32 kernel = fw_cfg_read32(FW_CFG_KERNEL_ADDR);
 	u32 kernel_size = fw_cfg_read32(FW_CFG_KERNEL_SIZE);
 	u32 info_size = fw_cfg_read32(FW_CFG_INITRD_SIZE);
-	u8 qemu_info[MBI_SIZE] = { 0 };
+	struct multiboot_info qemu_info = { 0 };
 	u32 base, mbi;
 
 	/* In one RAM region: never over the EBDA, the ROM or the tables. */
@@ -93,10 +90,10 @@ void multiboot_boot(u32 entry)
 	base = multiboot_block_base(kernel, kernel_size);
 	if (!base)
 		fatal("multiboot image leaves no room for the boot information");
-	fw_cfg_read(FW_CFG_INITRD_DATA, qemu_info, MIN(info_size, (u32)MBI_SIZE));
+	fw_cfg_read(FW_CFG_INITRD_DATA, &qemu_info, MIN(info_size, (u32)sizeof(qemu_info)));
 	milestone(MILESTONE_LOAD_KERNEL);
 	fw_cfg_read(FW_CFG_KERNEL_DATA, phys_ptr(kernel), kernel_size);
-	mbi = multiboot_write_info(base, qemu_info, info_size, &e820, BASE_MEM_KB);
+	mbi = multiboot_write_info(base, &qemu_info, info_size, &e820, BASE_MEM_KB);
 	bios_timer_start();
 	milestone(MILESTONE_KERNEL_ENTRY);
 	enter_flat32(entry, MULTIBOOT_BOOTLOADER_MAGIC, mbi, 0);

@@ -2,6 +2,7 @@
 #ifndef MINIBIOS_LINUX_H
 #define MINIBIOS_LINUX_H
 
+#include "e820.h"
 #include "types.h"
 
 #define SETUP_HEADER_OFFSET 0x1f1
@@ -22,16 +23,6 @@ enum linux_protocol {
 	LINUX_BOOT_32 = 32, /* protected mode at the load address, boot_params in ESI */
 	LINUX_BOOT_64 = 64, /* long mode at load address + 0x200, identity paging */
 };
-
-/* boot_params ("zero page") offsets the firmware fills for the 32/64-bit entries. */
-#define BP_ACPI_RSDP_ADDR 0x070
-#define BP_EXT_RAMDISK_IMAGE 0x0c0
-#define BP_EXT_RAMDISK_SIZE 0x0c4
-#define BP_EXT_CMD_LINE_PTR 0x0c8
-#define BP_ALT_MEM_K 0x1e0
-#define BP_E820_ENTRIES 0x1e8
-#define BP_E820_TABLE 0x2d0
-#define BOOT_PARAMS_SIZE 4096
 
 struct setup_header {
 	u8 setup_sects;
@@ -79,6 +70,44 @@ _Static_assert(__builtin_offsetof(struct setup_header, version) == 0x206 - 0x1f1
 _Static_assert(__builtin_offsetof(struct setup_header, cmd_line_ptr) == 0x228 - 0x1f1, "hdr");
 _Static_assert(__builtin_offsetof(struct setup_header, init_size) == 0x260 - 0x1f1, "hdr");
 
+/*
+ * boot_params, the "zero page" (Documentation/arch/x86/zero-page.rst): the
+ * fields the firmware fills for the 32/64-bit entries; everything else it
+ * leaves zero. The setup header sits inside it where it sits in the bzImage.
+ */
+struct boot_params {
+	u8 _pad_0x000[0x070];
+	u64 acpi_rsdp_addr;
+	u8 _pad_0x078[0x0c0 - 0x078];
+	u32 ext_ramdisk_image;
+	u32 ext_ramdisk_size;
+	u32 ext_cmd_line_ptr;
+	u8 _pad_0x0cc[0x1e0 - 0x0cc];
+	u32 alt_mem_k;
+	u8 _pad_0x1e4[0x1e8 - 0x1e4];
+	u8 e820_entries;
+	u8 _pad_0x1e9[SETUP_HEADER_OFFSET - 0x1e9];
+	struct setup_header hdr;
+	u8 _pad_0x26c[0x2d0 - 0x26c];
+	struct e820_entry e820_table[E820_MAX];
+	u8 _pad_0xcd0[0x1000 - 0xcd0]; /* EDD and other BIOS data: none here */
+} __packed;
+
+#define BP_CHECK(f, off) \
+	_Static_assert(__builtin_offsetof(struct boot_params, f) == (off), "boot_params " #f)
+BP_CHECK(acpi_rsdp_addr, 0x070);
+BP_CHECK(ext_ramdisk_image, 0x0c0);
+BP_CHECK(ext_ramdisk_size, 0x0c4);
+BP_CHECK(ext_cmd_line_ptr, 0x0c8);
+BP_CHECK(alt_mem_k, 0x1e0);
+BP_CHECK(e820_entries, 0x1e8);
+BP_CHECK(hdr, SETUP_HEADER_OFFSET);
+BP_CHECK(_pad_0x26c, 0x26c); /* the header ends at 0x26c (protocol 2.15) */
+BP_CHECK(e820_table, 0x2d0);
+BP_CHECK(_pad_0xcd0, 0xcd0); /* 128 entries of 20 bytes */
+#undef BP_CHECK
+_Static_assert(sizeof(struct boot_params) == 4096, "boot_params is one page");
+
 /* What QEMU hands over through fw_cfg, and where the firmware puts it. */
 struct linux_image {
 	u32 setup_size;
@@ -89,8 +118,6 @@ struct linux_image {
 	u32 initrd_addr;  /* chosen by linux_place */
 	u32 qemu_kernel_addr; /* where QEMU expected it: its setup_data points there */
 };
-
-struct e820_map;
 
 /* Check a loaded setup block; NULL if bootable, else why not. Pure. */
 const char *linux_check_setup(const void *setup, const struct linux_image *img);
@@ -111,8 +138,9 @@ enum linux_protocol linux_pick_protocol(const struct setup_header *hdr, unsigned
  */
 void linux_relocate_setup_data(struct setup_header *hdr, u64 from, u64 to, u32 size);
 /* Fill a zeroed 4 KiB zero page for the 32/64-bit entries. Pure. */
-void linux_fill_boot_params(u8 *bp, const void *setup, const struct linux_image *img,
-			    const struct e820_map *map, u32 cmdline_addr, u64 rsdp);
+void linux_fill_boot_params(struct boot_params *bp, const void *setup,
+			    const struct linux_image *img, const struct e820_map *map,
+			    u32 cmdline_addr, u64 rsdp);
 /* Fill in the header fields a boot loader owns. Pure. */
 void linux_patch_header(struct setup_header *hdr, const struct linux_image *img, u32 cmdline_addr);
 

@@ -43,6 +43,108 @@ class LinuxImage(ctypes.Structure):
     ]
 
 
+_U8, _U16, _U32, _U64 = ctypes.c_uint8, ctypes.c_uint16, ctypes.c_uint32, ctypes.c_uint64
+
+
+class SetupHeader(ctypes.Structure):
+    """The bzImage's setup header, at 0x1f1 of the setup block and of boot_params."""
+
+    _pack_ = 1
+    _fields_ = [
+        ("setup_sects", _U8),
+        ("root_flags", _U16),
+        ("syssize", _U32),
+        ("ram_size", _U16),
+        ("vid_mode", _U16),
+        ("root_dev", _U16),
+        ("boot_flag", _U16),
+        ("jump", _U16),
+        ("header", _U32),
+        ("version", _U16),
+        ("realmode_swtch", _U32),
+        ("start_sys_seg", _U16),
+        ("kernel_version", _U16),
+        ("type_of_loader", _U8),
+        ("loadflags", _U8),
+        ("setup_move_size", _U16),
+        ("code32_start", _U32),
+        ("ramdisk_image", _U32),
+        ("ramdisk_size", _U32),
+        ("bootsect_kludge", _U32),
+        ("heap_end_ptr", _U16),
+        ("ext_loader_ver", _U8),
+        ("ext_loader_type", _U8),
+        ("cmd_line_ptr", _U32),
+        ("initrd_addr_max", _U32),
+        ("kernel_alignment", _U32),
+        ("relocatable_kernel", _U8),
+        ("min_alignment", _U8),
+        ("xloadflags", _U16),
+        ("cmdline_size", _U32),
+        ("hardware_subarch", _U32),
+        ("hardware_subarch_data", _U64),
+        ("payload_offset", _U32),
+        ("payload_length", _U32),
+        ("setup_data", _U64),
+        ("pref_address", _U64),
+        ("init_size", _U32),
+        ("handover_offset", _U32),
+        ("kernel_info_offset", _U32),
+    ]
+
+
+class BootParams(ctypes.Structure):
+    """The zero page the firmware fills for the 32/64-bit Linux entries."""
+
+    _pack_ = 1
+    _fields_ = [
+        ("_pad_0x000", _U8 * 0x070),
+        ("acpi_rsdp_addr", _U64),
+        ("_pad_0x078", _U8 * (0x0C0 - 0x078)),
+        ("ext_ramdisk_image", _U32),
+        ("ext_ramdisk_size", _U32),
+        ("ext_cmd_line_ptr", _U32),
+        ("_pad_0x0cc", _U8 * (0x1E0 - 0x0CC)),
+        ("alt_mem_k", _U32),
+        ("_pad_0x1e4", _U8 * (0x1E8 - 0x1E4)),
+        ("e820_entries", _U8),
+        ("_pad_0x1e9", _U8 * (0x1F1 - 0x1E9)),
+        ("hdr", SetupHeader),
+        ("_pad_0x26c", _U8 * (0x2D0 - 0x26C)),
+        ("e820_table", E820Entry * E820_MAX),
+        ("_pad_0xcd0", _U8 * (0x1000 - 0xCD0)),
+    ]
+
+
+class MultibootInfo(ctypes.Structure):
+    """Multiboot (v1) boot information, as QEMU builds it and the firmware completes it."""
+
+    _pack_ = 1
+    _fields_ = [
+        ("flags", _U32),
+        ("mem_lower", _U32),
+        ("mem_upper", _U32),
+        ("boot_device", _U32),
+        ("cmdline", _U32),
+        ("mods_count", _U32),
+        ("mods_addr", _U32),
+        ("syms", _U32 * 4),
+        ("mmap_length", _U32),
+        ("mmap_addr", _U32),
+        ("drives_length", _U32),
+        ("drives_addr", _U32),
+        ("config_table", _U32),
+        ("boot_loader_name", _U32),
+        ("apm_table", _U32),
+        ("vbe_control_info", _U32),
+        ("vbe_mode_info", _U32),
+        ("vbe_mode", _U16),
+        ("vbe_interface_seg", _U16),
+        ("vbe_interface_off", _U16),
+        ("vbe_interface_len", _U16),
+    ]
+
+
 class BiosMemory(ctypes.Structure):
     _fields_ = [
         ("ext_kb", ctypes.c_uint16),
@@ -150,6 +252,9 @@ MIRRORS: dict[str, type[ctypes.Structure]] = {
     "e820_entry": E820Entry,
     "e820_map": E820Map,
     "linux_image": LinuxImage,
+    "setup_header": SetupHeader,
+    "boot_params": BootParams,
+    "multiboot_info": MultibootInfo,
     "bios_memory": BiosMemory,
     "msr_write": MsrWrite,
     "loader_blob": LoaderBlob,
