@@ -5,7 +5,7 @@ from __future__ import annotations
 import ctypes
 import struct
 
-from fwhost import E820Entry, E820Map, HostFirmware, LinuxImage
+from fwhost import BootParams, E820Entry, E820Map, HostFirmware, LinuxImage
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -190,18 +190,37 @@ def test_boot_params(fw: HostFirmware) -> None:
     ):
         m.entry[i] = E820Entry(start, end - start, kind)
     m.count = 4
-    bp = ctypes.create_string_buffer(4096)
-    fw.lib.linux_fill_boot_params(bp, bytes(b), ctypes.byref(img), ctypes.byref(m), 0x20000, 0xF5A0)
-    raw = bp.raw
-    assert struct.unpack_from("<Q", raw, 0x070)[0] == 0xF5A0
-    assert raw[0x1E8] == 4
-    assert struct.unpack_from("<QQI", raw, 0x2D0 + 2 * 20) == (MiB, 509 * MiB, 1)
-    assert struct.unpack_from("<I", raw, 0x1E0)[0] == 509 * 1024  # alt_mem_k
-    assert raw[0x202:0x206] == b"HdrS"
-    assert struct.unpack_from("<II", raw, 0x218) == (500 * MiB, 8 * MiB)
-    assert struct.unpack_from("<I", raw, 0x228)[0] == 0x20000
-    assert struct.unpack_from("<I", raw, 0x214)[0] == 16 * MiB
-    assert raw[0x26C:0x2D0] == bytes(0x2D0 - 0x26C)  # nothing past the header
+    bp = BootParams()
+    fw.lib.linux_fill_boot_params(
+        ctypes.byref(bp), bytes(b), ctypes.byref(img), ctypes.byref(m), 0x20000, 0xF5A0
+    )
+    assert bp.acpi_rsdp_addr == 0xF5A0
+    assert bp.e820_entries == 4
+    e = bp.e820_table[2]
+    assert (e.addr, e.size, e.type) == (MiB, 509 * MiB, 1)
+    assert bp.alt_mem_k == 509 * 1024
+    assert bp.hdr.header == int.from_bytes(b"HdrS", "little")
+    assert (bp.hdr.ramdisk_image, bp.hdr.ramdisk_size) == (500 * MiB, 8 * MiB)
+    assert bp.hdr.cmd_line_ptr == 0x20000
+    assert bp.hdr.code32_start == 16 * MiB
+    assert bytes(bp._pad_0x26c) == bytes(len(bp._pad_0x26c))  # nothing past the header
+    assert (bp.ext_ramdisk_image, bp.ext_ramdisk_size, bp.ext_cmd_line_ptr) == (0, 0, 0)
+
+
+def test_boot_params_header_copy_stops_at_the_e820_table(fw: HostFirmware) -> None:
+    """A header whose jump claims more than fits is cut where the e820 table starts."""
+    b = setup_block()
+    b[0x201] = 0xFF  # would run to 0x301
+    b[0x26C:0x2D8] = b"\xee" * (0x2D8 - 0x26C)
+    img = image(b)
+    m = E820Map()
+    bp = BootParams()
+    fw.lib.linux_fill_boot_params(
+        ctypes.byref(bp), bytes(b), ctypes.byref(img), ctypes.byref(m), 0x20000, 0
+    )
+    assert bytes(bp._pad_0x26c) == b"\xee" * len(bp._pad_0x26c)  # a newer header's tail kept
+    assert bytes(bp)[0x2D0:0x2D8] == bytes(8)  # the (empty) table untouched
+    assert bp.e820_entries == 0
 
 
 def test_header_patch(fw: HostFirmware) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ctypes
 import struct
 
-from fwhost import E820Entry, E820Map, HostFirmware
+from fwhost import E820Entry, E820Map, HostFirmware, MultibootInfo
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -42,31 +42,32 @@ def test_no_initrd_no_module(fw: HostFirmware, guest_ram) -> None:
 
 
 MB_FLAGS_MEMORY, MB_FLAGS_MMAP = 1 << 0, 1 << 6
-QEMU_BASE, MMAP_ROOM, BLOCK = 0x9000, 0x500, 0x500 + 88
+QEMU_BASE, MMAP_ROOM = 0x9000, 0x500
+BLOCK = MMAP_ROOM + ctypes.sizeof(MultibootInfo)
 BLOCK_SPOTS = (QEMU_BASE, 0x1000, 0x90000 - 0x1000)  # QEMU's, then low, then below the EBDA
 
 
 def qemu_info(flags: int) -> bytes:
-    """The 88 bytes QEMU's multiboot loader hands over: flags, a command line at 0x200000."""
-    info = bytearray(88)
-    struct.pack_into("<I", info, 0, flags)
-    struct.pack_into("<I", info, 16, 0x200000)
-    struct.pack_into("<I", info, 48, QEMU_BASE)  # where QEMU means the map to go
-    return bytes(info)
+    """The information QEMU's multiboot loader hands over: flags, a command line at 0x200000."""
+    # QEMU already says where the map is meant to go
+    return bytes(MultibootInfo(flags=flags, cmdline=0x200000, mmap_addr=QEMU_BASE))
+
+
+def written_info(guest_ram, mbi: int) -> MultibootInfo:
+    return MultibootInfo.from_buffer_copy(guest_ram, mbi)
 
 
 def test_multiboot_info_as_qemus_rom_fills_it(fw: HostFirmware, guest_ram) -> None:
     m = e820(
         (0, 0x9FC00, 1), (0x9FC00, 0xA0000, 2), (1 << 20, 64 << 20, 1), (64 << 20, 65 << 20, 2)
     )
-    mbi = fw.lib.multiboot_write_info(
-        QEMU_BASE, qemu_info(MB_FLAGS_MEMORY | MB_FLAGS_MMAP), 88, ctypes.byref(m), 639
-    )
+    flags = MB_FLAGS_MEMORY | MB_FLAGS_MMAP
+    mbi = fw.lib.multiboot_write_info(QEMU_BASE, qemu_info(flags), 88, ctypes.byref(m), 639)
     assert mbi == QEMU_BASE + MMAP_ROOM
-    flags, lower, upper = struct.unpack_from("<III", guest_ram, mbi)
-    assert (flags, lower, upper) == (MB_FLAGS_MEMORY | MB_FLAGS_MMAP, 639, 63 * 1024)
-    assert struct.unpack_from("<I", guest_ram, mbi + 16)[0] == 0x200000  # QEMU's fields kept
-    assert struct.unpack_from("<II", guest_ram, mbi + 44) == (4 * 24, QEMU_BASE)
+    info = written_info(guest_ram, mbi)
+    assert (info.flags, info.mem_lower, info.mem_upper) == (flags, 639, 63 * 1024)
+    assert info.cmdline == 0x200000  # QEMU's fields kept
+    assert (info.mmap_length, info.mmap_addr) == (4 * 24, QEMU_BASE)
     assert struct.unpack_from("<IQQI", guest_ram, QEMU_BASE + 2 * 24) == (20, 1 << 20, 63 << 20, 1)
     assert fw.lib.harness_stray_accesses() == 0
 
@@ -74,14 +75,24 @@ def test_multiboot_info_as_qemus_rom_fills_it(fw: HostFirmware, guest_ram) -> No
 def test_multiboot_info_only_what_the_flags_claim(fw: HostFirmware, guest_ram) -> None:
     m = e820((0, 0x9FC00, 1), (1 << 20, 64 << 20, 1))
     mbi = fw.lib.multiboot_write_info(0x1000, qemu_info(0), 88, ctypes.byref(m), 639)
-    assert struct.unpack_from("<III", guest_ram, mbi) == (0, 0, 0)
-    assert struct.unpack_from("<II", guest_ram, mbi + 44) == (0, QEMU_BASE)
+    info = written_info(guest_ram, mbi)
+    assert (info.flags, info.mem_lower, info.mem_upper) == (0, 0, 0)
+    assert (info.mmap_length, info.mmap_addr) == (0, QEMU_BASE)
+
+
+def test_multiboot_info_short_from_qemu_is_zero_padded(fw: HostFirmware, guest_ram) -> None:
+    guest_ram[0x1000 + MMAP_ROOM : 0x1000 + BLOCK] = b"\xee" * ctypes.sizeof(MultibootInfo)
+    m = e820((0, 0x9FC00, 1), (1 << 20, 64 << 20, 1))
+    mbi = fw.lib.multiboot_write_info(0x1000, qemu_info(0)[:20], 20, ctypes.byref(m), 639)
+    info = written_info(guest_ram, mbi)
+    assert info.cmdline == 0x200000
+    assert (info.mods_count, info.mmap_addr, info.vbe_interface_len) == (0, 0, 0)
 
 
 def test_multiboot_map_is_cut_to_qemus_room(fw: HostFirmware, guest_ram) -> None:
     m = e820(*((i << 20, (i << 20) + 4096, 1 + i % 2) for i in range(100)))
     mbi = fw.lib.multiboot_write_info(QEMU_BASE, qemu_info(MB_FLAGS_MMAP), 88, ctypes.byref(m), 639)
-    assert struct.unpack_from("<I", guest_ram, mbi + 44)[0] == MMAP_ROOM // 24 * 24
+    assert written_info(guest_ram, mbi).mmap_length == MMAP_ROOM // 24 * 24
 
 
 @given(st.integers(1 << 8, (4 << 20) - 1))
