@@ -196,16 +196,16 @@ u32 mptable_size(const struct mp_config *cfg)
 
 u32 mptable_setup(u32 rsdp)
 {
-	static struct mp_config cfg; /* too big for the stack */
+	struct mp_config cfg = {
+		.ioapic_addr = IOAPIC_BASE,
+		.irq0_pin = 2, /* QEMU wires the PIT to GSI 2; the MADT says so too */
+	};
 	const struct acpi_madt *madt = acpi_find_table(rsdp, "APIC");
 	u32 eax = 1, ebx, ecx = 0, edx;
 	u32 room;
 	u8 *buf;
 	u32 used;
 
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.ioapic_addr = IOAPIC_BASE;
-	cfg.irq0_pin = 2; /* QEMU wires the PIT to GSI 2; the MADT says so too */
 	if (madt)
 		mp_config_from_madt(&cfg, madt);
 	if (!cfg.ncpus) {

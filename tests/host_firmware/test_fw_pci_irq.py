@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 CHIPSET_NONE, CHIPSET_I440FX, CHIPSET_Q35 = 0, 1, 2
 PIR_SIZE = 32 + 32 * 16
-# chipset.c routes PIRQ A-D (and E-H) to IRQ 10, 10, 11, 11.
+# platform.c routes PIRQ A-D (and E-H) to IRQ 10, 10, 11, 11.
 PIRQ_IRQ = (10, 10, 11, 11)
 
 
