@@ -20,6 +20,27 @@ LOADED_HIGH = 0x01
 XLF_KERNEL_64 = 0x01
 
 
+# The setup header fields read here: name (as in linux.h's struct setup_header) ->
+# (offset in the file, struct format). tests/host_firmware checks them against the C.
+SETUP_HEADER_OFFSET = 0x1F1
+SETUP_HEADER_FIELDS = {
+    "setup_sects": (0x1F1, "B"),
+    "boot_flag": (0x1FE, "H"),
+    "header": (0x202, "4s"),
+    "version": (0x206, "H"),
+    "loadflags": (0x211, "B"),
+    "initrd_addr_max": (0x22C, "I"),
+    "kernel_alignment": (0x230, "I"),
+    "relocatable_kernel": (0x234, "B"),
+    "xloadflags": (0x236, "H"),
+    "cmdline_size": (0x238, "I"),
+    "payload_offset": (0x248, "I"),
+    "payload_length": (0x24C, "I"),
+    "pref_address": (0x258, "Q"),
+    "init_size": (0x260, "I"),
+}
+
+
 class KernelImageError(InputError):
     """The file is not a kernel we know how to boot."""
 
@@ -110,14 +131,19 @@ def _u(data: bytes, offset: int, fmt: str) -> int:
     return struct.unpack_from("<" + fmt, data, offset)[0]
 
 
+def _field(data: bytes, name: str) -> int:
+    offset, fmt = SETUP_HEADER_FIELDS[name]
+    return struct.unpack_from("<" + fmt, data, offset)[0]
+
+
 def _parse_bzimage(data: bytes, path: Path) -> BzImage:
-    version = _u(data, 0x206, "H")
+    version = _field(data, "version")
     major, minor = version >> 8, version & 0xFF
     # Each protocol revision extends the header; make sure what it claims is there.
     header_end = 0x264 if version >= 0x20A else 0x250 if version >= 0x208 else 0x23C
     if len(data) < header_end:
         raise KernelImageError(f"truncated bzImage header: {path}")
-    setup_sects = data[0x1F1] or 4
+    setup_sects = _field(data, "setup_sects") or 4
     if (setup_sects + 1) * 512 >= len(data):
         raise KernelImageError(f"truncated bzImage (no protected-mode kernel): {path}")
     return BzImage(
@@ -125,16 +151,18 @@ def _parse_bzimage(data: bytes, path: Path) -> BzImage:
         size=len(data),
         protocol=(major, minor),
         setup_sects=setup_sects,
-        loadflags=data[0x211],
-        initrd_addr_max=_u(data, 0x22C, "I") if version >= 0x203 else OLD_INITRD_ADDR_MAX,
-        kernel_alignment=_u(data, 0x230, "I") if version >= 0x205 else 0,
-        relocatable=bool(data[0x234]) if version >= 0x205 else False,
-        xloadflags=_u(data, 0x236, "H") if version >= 0x20C else 0,
-        cmdline_size=_u(data, 0x238, "I") if version >= 0x206 else OLD_CMDLINE_SIZE,
-        payload_offset=_u(data, 0x248, "I") if version >= 0x208 else 0,
-        payload_length=_u(data, 0x24C, "I") if version >= 0x208 else 0,
-        pref_address=_u(data, 0x258, "Q") if version >= 0x20A else 0,
-        init_size=_u(data, 0x260, "I") if version >= 0x20A else 0,
+        loadflags=_field(data, "loadflags"),
+        initrd_addr_max=(
+            _field(data, "initrd_addr_max") if version >= 0x203 else OLD_INITRD_ADDR_MAX
+        ),
+        kernel_alignment=_field(data, "kernel_alignment") if version >= 0x205 else 0,
+        relocatable=bool(_field(data, "relocatable_kernel")) if version >= 0x205 else False,
+        xloadflags=_field(data, "xloadflags") if version >= 0x20C else 0,
+        cmdline_size=_field(data, "cmdline_size") if version >= 0x206 else OLD_CMDLINE_SIZE,
+        payload_offset=_field(data, "payload_offset") if version >= 0x208 else 0,
+        payload_length=_field(data, "payload_length") if version >= 0x208 else 0,
+        pref_address=_field(data, "pref_address") if version >= 0x20A else 0,
+        init_size=_field(data, "init_size") if version >= 0x20A else 0,
     )
 
 
@@ -161,11 +189,15 @@ def _parse_elf_kernel(data: bytes, path: Path) -> ElfKernel:
     )
 
 
+def _is_hdrs(data: bytes) -> bool:
+    return struct.unpack_from("<4s", data, SETUP_HEADER_FIELDS["header"][0])[0] == HDRS
+
+
 def parse_kernel(data: bytes, path: Path) -> KernelImage:
     """Parse kernel bytes; `path` is only used in messages."""
     if data[:4] == ELF_MAGIC:
         return _parse_elf_kernel(data, path)
-    if len(data) >= 0x208 and _u(data, 0x1FE, "H") == BOOT_FLAG and data[0x202:0x206] == HDRS:
+    if len(data) >= 0x208 and _field(data, "boot_flag") == BOOT_FLAG and _is_hdrs(data):
         return _parse_bzimage(data, path)
     raise KernelImageError(f"not a bzImage or ELF kernel: {path}")
 
