@@ -5,13 +5,12 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from vm_support import minibios_cli, popen_cli, read_until
+from vm_support import check_host_root_guest, minibios_cli, popen_cli, read_until
 
 import minibios
 from minibios.agent import (
@@ -214,20 +213,7 @@ def leftovers_of(runtime_dir: Path) -> list[str]:
 
 
 def test_host_binary_runs_on_the_host_root(host_vm: tuple[AgentMachine, Path, Path]) -> None:
-    vm, _, _ = host_vm
-    assert vm.rootfs == "host"
-    script = "import sys, platform; print(sys.version); print(platform.uname().release)"
-    result = vm.run([sys.executable, "-c", script])
-    assert result.returncode == 0, result.stderr
-    version, release = result.stdout.decode().splitlines()
-    assert version == sys.version
-    assert release != os.uname().release  # the guest's kernel, the host's Python
-    # The default working directory is the host's current one, and the root is writable
-    # (a tmpfs overlay) without touching the host.
-    marker = f"/usr/minibios-overlay-{os.getpid()}"
-    result = vm.run(["sh", "-c", f"pwd; echo x > {marker} && cat {marker}"])
-    assert result.stdout.decode().splitlines() == [os.getcwd(), "x"]
-    assert not Path(marker).exists()
+    check_host_root_guest(host_vm[0])
 
 
 def test_host_tmp_is_the_guests(

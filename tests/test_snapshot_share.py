@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from vm_support import minibios_cli
+from vm_support import check_host_root_guest, minibios_cli
 
 from minibios.agent import AgentMachine, ExecSettings, ShareSpec
 from minibios.agent.snapshot import SnapshotCache
@@ -97,18 +97,7 @@ def host_vm(request: pytest.FixtureRequest, dirs: Dirs) -> Iterator[tuple[AgentM
 
 @pytest.mark.boot
 def test_host_binary_runs_on_the_host_root(host_vm: tuple[AgentMachine, Dirs]) -> None:
-    vm, _ = host_vm
-    assert vm.rootfs == "host"
-    script = "import sys, platform; print(sys.version); print(platform.uname().release)"
-    result = vm.run([sys.executable, "-c", script], timeout=EXEC_TIMEOUT)
-    assert result.returncode == 0, result.stderr
-    version, release = result.stdout.decode().splitlines()
-    assert version == sys.version
-    assert release != os.uname().release  # the guest's kernel, the host's Python
-    marker = f"/usr/minibios-overlay-{os.getpid()}"
-    result = vm.run(["sh", "-c", f"pwd; echo x > {marker} && cat {marker}"])
-    assert result.stdout.decode().splitlines() == [os.getcwd(), "x"]
-    assert not Path(marker).exists()
+    check_host_root_guest(host_vm[0], timeout=EXEC_TIMEOUT)
 
 
 @pytest.mark.boot

@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from minibios.firmware.choice import resolve_firmware
 from minibios.images.assets import KernelAssets
@@ -17,6 +17,9 @@ from minibios.vm.accel import choose_accel
 from minibios.vm.console import OutputCallback
 from minibios.vm.machine import Machine
 from minibios.vm.spec import VmSpec
+
+if TYPE_CHECKING:
+    from minibios.agent import AgentMachine
 
 MACHINES = ("pc", "q35", "microvm")
 PAYLOAD_SIZE = 20 * 1024 * 1024
@@ -180,3 +183,19 @@ def build_multiboot_kernel(out: Path, address: int) -> Path:
         check=True,
     )
     return out
+
+
+def check_host_root_guest(vm: "AgentMachine", timeout: float | None = None) -> None:
+    """A `--rootfs host` guest runs the host's Python on its own kernel, starts in the
+    host's current directory, and writes to a tmpfs overlay that leaves the host as it was."""
+    assert vm.rootfs == "host"
+    script = "import sys, platform; print(sys.version); print(platform.uname().release)"
+    result = vm.run([sys.executable, "-c", script], timeout=timeout)
+    assert result.returncode == 0, result.stderr
+    version, release = result.stdout.decode().splitlines()
+    assert version == sys.version
+    assert release != os.uname().release  # the guest's kernel, the host's Python
+    marker = f"/usr/minibios-overlay-{os.getpid()}"
+    result = vm.run(["sh", "-c", f"pwd; echo x > {marker} && cat {marker}"], timeout=timeout)
+    assert result.stdout.decode().splitlines() == [os.getcwd(), "x"]
+    assert not Path(marker).exists()
