@@ -32,6 +32,22 @@ def pytest_configure(config: pytest.Config) -> None:
         run_make(root / "firmware", "-s", "host")
 
 
+# Fixtures that need the downloaded kernel or busybox: a test using one is a boot test.
+NEEDS_DOWNLOADS = {"kernel_assets", "generic_kernel", "boot_images"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Unit tests (-m "not boot") must run on a machine without QEMU or the kernel."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if NEEDS_DOWNLOADS & set(getattr(item, "fixturenames", ()))
+        and item.get_closest_marker("boot") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(f"mark these @pytest.mark.boot (they need downloads): {unmarked}")
+
+
 # The one switch for every boot test: "minibios" (firmware/build/minibios.rom),
 # or "seabios" / "qboot" to compare against a reference firmware.
 FIRMWARE_UNDER_TEST = "minibios"

@@ -32,6 +32,7 @@ def test_timings_render_every_phase() -> None:
     )
 
 
+@pytest.mark.boot  # needs the downloaded kernel's modules
 def test_agent_modules_resolve_dependencies(kernel_assets: KernelAssets) -> None:
     names = [p.name.split(".ko")[0] for p in agent_modules(kernel_assets.modules_dir, "microvm")]
     assert names.index("fuse") < names.index("virtiofs")

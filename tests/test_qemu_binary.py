@@ -9,7 +9,8 @@ from test_accel import SVM, VMX, probe
 from vm_support import BootImages, run_cli
 
 from minibios.vm.accel import AccelProbe, choose_accel
-from minibios.vm.qemu_binary import MICROVM_QEMU, QemuBinaryError, choose_qemu
+from minibios.vm.preflight import PreflightError, check_qemu
+from minibios.vm.qemu_binary import MICROVM_QEMU, QemuBinaryError, QemuChoice, choose_qemu
 from minibios.vm.spec import DEFAULT_QEMU
 
 
@@ -68,8 +69,11 @@ def test_override_wins_for_any_machine(tmp_path: Path) -> None:
 
 def test_missing_binaries_are_clear_errors(tmp_path: Path) -> None:
     empty = fake_bin(tmp_path)
-    with pytest.raises(QemuBinaryError, match="QEMU not found: qemu-system-x86_64 is not"):
-        choose_qemu("pc", "tcg", search_path=empty)
+    # No QEMU at all: the spec names the default, and preflight refuses it (after the
+    # user's input; tests/test_cli.py::test_qemu_not_installed) with the setup hint.
+    assert choose_qemu("pc", "tcg", search_path=empty) == QemuChoice(DEFAULT_QEMU, "not installed")
+    with pytest.raises(PreflightError, match=r"QEMU not found: \S+ is not installed \(run"):
+        check_qemu("qemu-system-x86_64-absent-here")
     with pytest.raises(QemuBinaryError, match=r"QEMU not found: nope \(--qemu\)"):
         choose_qemu("pc", "tcg", override="nope", search_path=empty)
 

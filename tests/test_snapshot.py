@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from vm_support import minibios_cli
@@ -59,32 +60,41 @@ def no_leftovers(snapshots: Path) -> None:
     assert found.stdout == b""
 
 
+def fake_qemu(where: Path, version: str) -> str:
+    """A stand-in that answers --version as QEMU does (the key asks nothing else)."""
+    where.mkdir(parents=True, exist_ok=True)
+    script = where / "qemu-system-x86_64"
+    script.write_text(f"#!/bin/sh\necho 'QEMU emulator version {version}'\n")
+    script.chmod(0o755)
+    return str(script)
+
+
 def test_the_key_covers_the_configuration(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    base = VmSpec(
-        memory=256 * MIB,
-        firmware=resolve_firmware("minibios", "pc"),
-        extra_args=("-chardev", f"socket,id=agent,path={run}/agent.sock"),
-    )
-    key, parts = cache_key(base, run)
-    elsewhere = VmSpec(
-        memory=256 * MIB,
-        firmware=base.firmware,
-        extra_args=("-chardev", f"socket,id=agent,path={tmp_path}/x/agent.sock"),
-    )
+    qemu = fake_qemu(tmp_path / "bin", "7.2.0 (Debian 1:7.2+dfsg-7)")
+    minibios_pc = resolve_firmware("minibios", "pc")
+    agent = ("-chardev", f"socket,id=agent,path={run}/agent.sock")
+
+    def spec(**changes: Any) -> VmSpec:
+        fields: dict[str, Any] = {
+            "qemu": qemu, "memory": 256 * MIB, "firmware": minibios_pc, "extra_args": agent,
+        }  # fmt: skip
+        return VmSpec(**(fields | changes))
+
+    key, parts = cache_key(spec(), run)
+    elsewhere = spec(extra_args=("-chardev", f"socket,id=agent,path={tmp_path}/x/agent.sock"))
     assert cache_key(elsewhere, tmp_path / "x")[0] == key  # the runtime dir is no part
     for changed in (
-        VmSpec(memory=512 * MIB, firmware=base.firmware, extra_args=base.extra_args),
-        VmSpec(memory=256 * MIB, cpus=2, firmware=base.firmware, extra_args=base.extra_args),
-        VmSpec(memory=256 * MIB, machine="q35", firmware=resolve_firmware("minibios", "q35")),
-        VmSpec(memory=256 * MIB, firmware=None, extra_args=base.extra_args),
-        VmSpec(
-            memory=256 * MIB, firmware=base.firmware, append="quiet", extra_args=base.extra_args
-        ),
-        VmSpec(memory=256 * MIB, firmware=base.firmware, extra_args=(*base.extra_args, "-x")),
+        spec(memory=512 * MIB),
+        spec(cpus=2),
+        spec(machine="q35", firmware=resolve_firmware("minibios", "q35"), extra_args=()),
+        spec(firmware=None),
+        spec(append="quiet"),
+        spec(extra_args=(*agent, "-x")),
+        spec(qemu=fake_qemu(tmp_path / "other", "8.2.0")),
     ):
         assert cache_key(changed, run)[0] != key, changed
-    assert str(parts["qemu"]).startswith("QEMU emulator version")
+    assert parts["qemu"] == "QEMU emulator version 7.2.0 (Debian 1:7.2+dfsg-7)"
 
 
 @pytest.mark.boot
