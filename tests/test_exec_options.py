@@ -7,6 +7,8 @@ import pytest
 from minibios.agent import session
 from minibios.agent.build import agent_modules
 from minibios.agent.settings import ExecInputError, ShareSpec, Timings
+from minibios.cli.commands import build_parser
+from minibios.cli.exec_command import pool_conflict
 from minibios.images.assets import KernelAssets
 
 
@@ -57,3 +59,17 @@ def test_rootfs_falls_back_to_the_initramfs_with_a_reason(
     monkeypatch.setattr(session, "virtiofs_blocker", lambda: None)
     vm = session.AgentMachine(session.ExecSettings(rootfs="auto"))
     assert (vm._choose_rootfs(), vm.rootfs, vm.notes) == (True, "host", [])
+
+
+@pytest.mark.parametrize(
+    ("options", "conflict"),
+    [
+        ([], None),
+        (["--rootfs", "initramfs", "--memory", "1G"], None),  # the pool's own options apply
+        (["--share", "/tmp"], "--share"),
+        (["--rootfs", "host"], "--rootfs host"),
+    ],
+)
+def test_a_pool_is_not_used_for_what_its_vms_lack(options: list[str], conflict: str | None) -> None:
+    args = build_parser().parse_args(["exec", "--pool", "/nonexistent.sock", *options])
+    assert pool_conflict(args) == conflict

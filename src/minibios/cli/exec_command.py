@@ -79,7 +79,8 @@ def add_exec_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParse
         default=os.environ.get("MINIBIOS_POOL"),
         metavar="SOCKET",
         help="run in a VM of the `minibios pool` serving SOCKET ($MINIBIOS_POOL), whose VM "
-        "options apply, when one answers there; else start a VM as usual",
+        "options apply, when one answers there; else (or with --share or --rootfs host, "
+        "which a pool's VMs lack) start a VM as usual",
     )
     parser.add_argument(
         "--snapshot",
@@ -199,6 +200,16 @@ def _settings(args: argparse.Namespace) -> ExecSettings:
     )
 
 
+def pool_conflict(args: argparse.Namespace) -> str | None:
+    """What the user asked for that a pool's VM cannot give (its VMs boot without virtiofs),
+    or None. Other VM options are the pool's, as --pool's help says."""
+    if args.share:
+        return "--share"
+    if args.rootfs == "host":
+        return "--rootfs host"
+    return None
+
+
 def cmd_exec(args: argparse.Namespace, command: list[str]) -> int:
     if not command:
         raise ExecInputError("no command: put it after `--` (minibios exec -- CMD [ARG...])")
@@ -212,11 +223,17 @@ def cmd_exec(args: argparse.Namespace, command: list[str]) -> int:
     sys.stdout.flush()
     machine = AgentMachine(settings)
     if args.pool:
-        channel = pool_connect(Path(args.pool))
+        conflict = pool_conflict(args)
+        channel = None if conflict else pool_connect(Path(args.pool))
         if channel is not None:
             machine = AgentMachine.attach(settings, channel)
         else:
-            print(f"minibios: no pool answers at {args.pool}; starting a VM", file=sys.stderr)
+            why = (
+                f"not using the pool at {args.pool}: its VMs have no {conflict}"
+                if conflict
+                else f"no pool answers at {args.pool}"
+            )
+            print(f"minibios: {why}; starting a VM", file=sys.stderr)
     try:
         with machine as vm:
             for note in vm.notes:
