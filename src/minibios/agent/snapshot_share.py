@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from minibios.agent.snapshot import SnapshotError
+from minibios.agent.snapshot import SnapshotError, ram_args
 
 # Free hot-plug slots a q35 saved state carries (one per virtiofs device: root + shares).
 Q35_HOTPLUG_PORTS = 4
@@ -109,13 +109,8 @@ class RamCopy:
         return f"/proc/{os.getpid()}/fd/{self.fd}"
 
     def ram_args(self, size: int) -> list[str]:
-        """As snapshot.ram_args (same backend id: the saved stream names it), share=on."""
-        return [
-            "-object",
-            f"memory-backend-file,id=mbmem,size={size},mem-path={self.path},share=on",
-            "-machine",
-            "memory-backend=mbmem",
-        ]
+        """The machine's RAM on this copy, shared (with virtiofsd)."""
+        return ram_args(size, Path(self.path), share=True)
 
     def close(self) -> None:
         if self.fd >= 0:
