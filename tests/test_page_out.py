@@ -3,6 +3,7 @@
 import mmap
 import os
 import shutil
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -68,6 +69,20 @@ def test_page_out_is_the_launchers_not_a_qemu_option() -> None:
     on = VmSpec(kernel=Path("/k"))
     assert on.argv(SOCK) == VmSpec(kernel=Path("/k"), kernel_page_out=False).argv(SOCK)
     assert on.to_json()["kernel_page_out"] is True
+
+
+@pytest.mark.parametrize(("extra", "paged"), [((), True), (("-incoming", "defer"), False)])
+def test_a_restore_pages_nothing_out(
+    monkeypatch: pytest.MonkeyPatch, extra: tuple[str, ...], paged: bool
+) -> None:
+    """An -incoming QEMU has copied no kernel yet: no maps read, no readahead."""
+    calls: list[int] = []
+    monkeypatch.setattr("minibios.vm.machine.page_out_file", lambda pid, path: calls.append(pid))
+    machine = Machine(VmSpec(kernel=Path("/k"), extra_args=extra))
+    machine._proc = subprocess.Popen(["true"])  # any process: only its pid is passed
+    machine._proc.wait()
+    machine._page_out_kernel()
+    assert bool(calls) == paged
 
 
 @pytest.mark.boot

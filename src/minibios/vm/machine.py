@@ -270,7 +270,8 @@ class Machine:
         RAM: the file's mapping is kept only for a later reset. An -incoming QEMU has
         copied nothing, and then there is nothing resident to page out."""
         assert self._proc is not None
-        if self.spec.kernel_page_out and self.spec.kernel is not None:
+        incoming = "-incoming" in self.spec.extra_args  # a restore: keep its start short
+        if self.spec.kernel_page_out and self.spec.kernel is not None and not incoming:
             page_out_file(self._proc.pid, self.spec.kernel)
 
     def _fail_start(self, message: str) -> None:
