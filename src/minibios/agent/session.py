@@ -276,6 +276,10 @@ class AgentMachine:
         self.timings = Timings(prepare=self.timings.prepare)
         self._warmed = True
 
+    def _restore_deadline(self, since: float) -> float:
+        """When a restore begun at `since` must have its agent's answer."""
+        return since + restore_ready_timeout(self.settings.ready_timeout)
+
     def finish_start(self) -> None:
         """After prestart(): let the guest run, PING and SEED: the VM is ready for run()."""
         if self._incoming is None or self._machine is None:
@@ -285,7 +289,7 @@ class AgentMachine:
         began = time.monotonic()
         try:
             if self._warmed:  # running already: only the SEED of this moment
-                deadline = began + restore_ready_timeout(self.settings.ready_timeout)
+                deadline = self._restore_deadline(began)
                 self._await_done(SEEDING, deadline, _seed_frame())
                 self.timings.agent_ready = time.monotonic() - began
             else:
@@ -476,7 +480,7 @@ class AgentMachine:
             raise SnapshotError("no saved state for these settings")
         entry.check()
         since = self._launch_incoming(spec, entry)
-        deadline = since + restore_ready_timeout(self.settings.ready_timeout)
+        deadline = self._restore_deadline(since)
         load(self._machine, entry.state, max(0.0, deadline - time.monotonic()), run=False)
         self._incoming = entry
 
@@ -511,14 +515,14 @@ class AgentMachine:
         """Load the state (plugging this run's virtiofs devices in before it runs), let
         the guest run, and hear from its agent."""
         assert self._machine is not None
-        deadline = since + restore_ready_timeout(self.settings.ready_timeout)
+        deadline = self._restore_deadline(since)
         plug = self._plug_fs if self._hotplug_fs else None
         load(self._machine, stream, max(0.0, deadline - time.monotonic()), before_cont=plug)
         self._greet(since)
 
     def _greet(self, since: float) -> None:
         """The agent's READY and the SEED's DONE, within the restore's deadline."""
-        deadline = since + restore_ready_timeout(self.settings.ready_timeout)
+        deadline = self._restore_deadline(since)
         # PING and SEED in one go: one round trip less; both answered, or the state is bad.
         self.ready = self.ping(max(0.0, deadline - time.monotonic()), also=_seed_frame())
         self._await_done(SEEDING, deadline)
