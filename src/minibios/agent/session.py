@@ -436,6 +436,10 @@ class AgentMachine:
         try:
             ram = ram_args(spec.memory, temp / "ram", share=True)
             self._boot(replace(spec, extra_args=spec.extra_args + tuple(ram)))
+            # Saved with its CRNG initialized (by these bytes, never handed out): the
+            # kernel's one-time work of that stays out of every restore, whose own SEED
+            # then only reseeds it.
+            self._request(_seed_frame(), SEEDING)
             cold = Timings(**vars(self.timings))
             save(self.machine, temp / "state")
             self._reset_vm()

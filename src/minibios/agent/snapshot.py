@@ -30,7 +30,7 @@ from minibios.vm.spec import VmSpec
 
 SNAPSHOT_MODES = ("auto", "off", "refresh")
 # Bump when the layout or the way a state is made changes.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 RUNTIME_PLACEHOLDER = "@RUN@"
 MIGRATE_TIMEOUT = 60.0
 _HASH_CHUNK = 1 << 20

@@ -38,6 +38,8 @@ struct command {
 
 struct agent {
 	int port, sigfd;
+	int urandom;		/* opened at start: SEED takes no path lookup after a restore */
+	int host_mounts;	/* something from the host is mounted: sync before EXIT */
 	uint64_t init_ns;	/* CLOCK_BOOTTIME when /init started */
 	char root[sizeof(ROOT_DIR)];
 	struct frame_reader in;
@@ -226,6 +228,7 @@ static void handle_request(struct agent *a, uint8_t type, uint8_t *payload, uint
 			ok = mount_share(a->root, field(&f, 't'), field(&f, 'p'),
 					 strcmp(field(&f, 'o'), "ro") == 0, err, sizeof(err)) == 0;
 		}
+		a->host_mounts |= ok;
 		if (ok)
 			send_frame(a->port, F_DONE, NULL, 0);
 		else
@@ -235,7 +238,7 @@ static void handle_request(struct agent *a, uint8_t type, uint8_t *payload, uint
 		send_ready(a);
 		return;
 	case F_SEED:
-		if (apply_seed(payload, len, err, sizeof(err)) == 0)
+		if (apply_seed(a->urandom, payload, len, err, sizeof(err)) == 0)
 			send_frame(a->port, F_DONE, NULL, 0);
 		else
 			send_frame(a->port, F_ERROR, err, strlen(err));
@@ -318,7 +321,8 @@ static void finish_command(struct agent *a)
 	close_fd(&c->out);
 	close_fd(&c->err);
 	drop_stdin(c);
-	sync(); /* writes to shared directories reach the host before it hears EXIT */
+	if (a->host_mounts)
+		sync(); /* writes to shared directories reach the host before it hears EXIT */
 	ex.kind = WIFSIGNALED(c->status) ? 1 : 0;
 	ex.value = WIFSIGNALED(c->status) ? WTERMSIG(c->status) : WEXITSTATUS(c->status);
 	ex.ns = c->exit_ns;
@@ -386,6 +390,9 @@ int main(void)
 	strcpy(a.root, "/");
 	mount_basics();
 	load_modules(MODULE_LIST);
+	a.urandom = open("/dev/urandom", O_RDWR | O_CLOEXEC);
+	if (a.urandom < 0)
+		die("open /dev/urandom: %s", strerror(errno));
 	a.port = open_port(PORT_NAME, PORT_TIMEOUT_MS);
 	if (a.port < 0)
 		die("no virtio-serial port named %s", PORT_NAME);

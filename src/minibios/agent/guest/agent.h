@@ -77,6 +77,6 @@ int mount_share(const char *root, const char *tag, const char *path, int readonl
 		size_t errlen);
 
 /* seed.c */
-int apply_seed(const uint8_t *payload, uint32_t len, char *err, size_t errlen);
+int apply_seed(int urandom, const uint8_t *payload, uint32_t len, char *err, size_t errlen);
 
 #endif
