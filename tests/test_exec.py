@@ -73,6 +73,46 @@ def test_exit_statuses(vm: AgentMachine) -> None:
     assert (killed.returncode, killed.shell_status) == (-signal.SIGUSR1, 128 + signal.SIGUSR1)
 
 
+def test_commands_that_cannot_start_say_why(vm: AgentMachine) -> None:
+    """The agent's own exec: a shell's exit codes, and the reason on the command's stderr."""
+    script = "printf 'echo ran $1' > /tmp/noshebang; chmod +x /tmp/noshebang"
+    assert vm.run(["sh", "-c", script]).returncode == 0
+    # A file that is no program and has no #! line runs with /bin/sh, as execvp does.
+    assert vm.run(["/tmp/noshebang", "it"]).stdout == b"ran it\n"
+    # Searched along the command's own PATH, empty entries meaning the working directory.
+    assert vm.run(["noshebang"], env={"PATH": "/nowhere::/tmp"}, cwd="/tmp").stdout == b"ran\n"
+    assert vm.run(["noshebang"], env={"PATH": "/nowhere:/tmp"}).stdout == b"ran\n"
+    assert vm.run(["chmod", "-x", "/tmp/noshebang"]).returncode == 0
+    denied = vm.run(["/tmp/noshebang"])
+    assert denied.returncode == 126
+    assert denied.stderr == b"minibios: /tmp/noshebang: Permission denied\n"
+    searched = vm.run(["noshebang"], env={"PATH": "/nowhere:/tmp"})
+    assert (searched.returncode, searched.stderr) == (
+        126,
+        b"minibios: noshebang: Permission denied\n",
+    )
+    nowhere = vm.run(["pwd"], cwd="/no/such/dir")
+    assert (nowhere.returncode, nowhere.stdout) == (126, b"")
+    assert nowhere.stderr == b"minibios: cd /no/such/dir: No such file or directory\n"
+    assert vm.run(["pwd"], cwd="/proc").stdout == b"/proc\n"
+
+
+def test_a_process_killing_everything_leaves_the_agent_serving(vm: AgentMachine) -> None:
+    # kill -1 reaches every process but init (the agent) and the caller: here also the
+    # process the agent keeps ready for the next command, which is lost and replaced.
+    script = (
+        "setsid sh -c 'echo > /tmp/left; sleep 0.5; kill -9 -1; echo > /tmp/killed'"
+        " </dev/null >/dev/null 2>&1 & until [ -e /tmp/left ]; do sleep 0.1; done"
+    )  # waits until the killer has left this command's process group, killed at its end
+    assert vm.run(["sh", "-c", script]).returncode == 0
+    deadline = time.monotonic() + 30
+    while vm.run(["cat", "/tmp/killed"]).returncode != 0:  # killed itself, or not yet
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    assert vm.run(["echo", "next"]).stdout == b"next\n"
+    assert vm.run(["sh", "-c", "exit 3"]).returncode == 3
+
+
 def test_stdout_and_stderr_kept_apart(vm: AgentMachine) -> None:
     result = vm.run(["sh", "-c", "echo one; echo two >&2; printf 'a\\r\\nb'; echo three >&2"])
     assert result.stdout == b"one\na\r\nb"

@@ -24,7 +24,6 @@
 #define PORT_TIMEOUT_MS 30000
 #define STDIN_LIMIT (1 << 20) /* unread stdin we hold before we stop reading the port */
 #define DRAIN_MS 1000	     /* after the command exits, how long its pipes may stay open */
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 struct command {
 	pid_t pid;		/* 0: no command */
@@ -44,6 +43,7 @@ struct agent {
 	char root[sizeof(ROOT_DIR)];
 	struct frame_reader in;
 	struct command cmd;
+	struct spawner spawner;
 };
 
 static void close_fd(int *fd)
@@ -61,86 +61,21 @@ static void drop_stdin(struct command *c)
 	c->queued = c->sent = 0;
 }
 
-/* In the child: never returns. Exit codes as a shell: 127 not found, 126 cannot run. */
-static void exec_child(struct agent *a, struct fields *f, int in, int out, int err)
-{
-	char *argv[MAX_FIELDS + 1], *envp[MAX_FIELDS + 1];
-	int argc = 0, envc = 0;
-	const char *workdir = field(f, 'w');
-	sigset_t none;
-
-	for (int i = 0; i < f->count; i++) {
-		if (f->keys[i] == 'a')
-			argv[argc++] = f->values[i];
-		else if (f->keys[i] == 'e')
-			envp[envc++] = f->values[i];
-	}
-	argv[argc] = NULL;
-	envp[envc] = NULL;
-	setsid();
-	dup2(in, 0);
-	dup2(out, 1);
-	dup2(err, 2);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	if (strcmp(a->root, "/") != 0 && (chroot(a->root) < 0 || chdir("/") < 0)) {
-		dprintf(2, "minibios: chroot %s: %s\n", a->root, strerror(errno));
-		_exit(126);
-	}
-	if (workdir && chdir(workdir) < 0) {
-		dprintf(2, "minibios: cd %s: %s\n", workdir, strerror(errno));
-		_exit(126);
-	}
-	environ = envp;
-	if (!getenv("PATH"))
-		setenv("PATH", DEFAULT_PATH, 1);
-	execvp(argv[0], argv);
-	dprintf(2, "minibios: %s: %s\n", argv[0], strerror(errno));
-	_exit(errno == ENOENT || errno == ENOTDIR ? 127 : 126);
-}
-
-static void close_pipes(int fds[6])
-{
-	for (int i = 0; i < 6; i++)
-		close_fd(&fds[i]);
-}
-
 static void start_command(struct agent *a, uint8_t *payload, uint32_t len)
 {
 	struct command *c = &a->cmd;
-	struct fields f;
-	/* stdin read/write, stdout read/write, stderr read/write */
-	int fds[6] = { -1, -1, -1, -1, -1, -1 };
+	struct spawned run;
+	char err[256];
 
 	if (c->pid) {
 		send_error(a->port, "a command is already running");
 		return;
 	}
-	if (parse_fields(payload, len, &f) < 0 || !field(&f, 'a')) {
-		send_error(a->port, "malformed RUN request");
+	if (spawner_start(&a->spawner, payload, len, a->root, &run, err, sizeof(err)) < 0) {
+		send_error(a->port, "%s", err);
 		return;
 	}
-	if (pipe2(fds, O_CLOEXEC) < 0 || pipe2(fds + 2, O_CLOEXEC) < 0 ||
-	    pipe2(fds + 4, O_CLOEXEC) < 0) {
-		send_error(a->port, "pipe: %s", strerror(errno));
-		close_pipes(fds);
-		return;
-	}
-	pid_t pid = fork();
-
-	if (pid < 0) {
-		send_error(a->port, "fork: %s", strerror(errno));
-		close_pipes(fds);
-		return;
-	}
-	if (pid == 0)
-		exec_child(a, &f, fds[0], fds[3], fds[5]);
-	close_fd(&fds[0]);
-	close_fd(&fds[3]);
-	close_fd(&fds[5]);
-	fcntl(fds[1], F_SETFL, O_NONBLOCK);
-	*c = (struct command){ .pid = pid, .out = fds[2], .err = fds[4], .in = fds[1] };
+	*c = (struct command){ .pid = run.pid, .out = run.out, .err = run.err, .in = run.in };
 }
 
 static void queue_stdin(struct command *c, const uint8_t *data, uint32_t len)
@@ -277,6 +212,16 @@ static void read_port(struct agent *a)
 	}
 }
 
+/* A command that could not even start (not found, bad cwd): its child says why here. */
+static void report_failure(struct agent *a)
+{
+	char msg[512];
+	int n = spawner_failure(&a->spawner, msg, sizeof(msg));
+
+	if (n > 0)
+		send_frame(a->port, F_STDERR, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
+}
+
 static void reap(struct agent *a)
 {
 	struct signalfd_siginfo info;
@@ -286,7 +231,7 @@ static void reap(struct agent *a)
 	while (read(a->sigfd, &info, sizeof(info)) > 0)
 		;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (pid != a->cmd.pid || a->cmd.exited)
+		if (spawner_reaped(&a->spawner, pid) || pid != a->cmd.pid || a->cmd.exited)
 			continue;
 		a->cmd.exited = 1;
 		a->cmd.status = status;
@@ -294,6 +239,7 @@ static void reap(struct agent *a)
 		/* Nothing the command started outlives it into the next one. */
 		kill(-pid, SIGKILL);
 		drop_stdin(&a->cmd);
+		report_failure(a);
 	}
 }
 
@@ -328,6 +274,7 @@ static void finish_command(struct agent *a)
 	ex.ns = c->exit_ns;
 	send_frame(a->port, F_EXIT, &ex, sizeof(ex));
 	*c = (struct command){ .out = -1, .err = -1, .in = -1 };
+	spawner_prepare(&a->spawner); /* on failure the next RUN tries again, and says why */
 }
 
 static void serve(struct agent *a)
@@ -396,6 +343,8 @@ int main(void)
 	a.port = open_port(PORT_NAME, PORT_TIMEOUT_MS);
 	if (a.port < 0)
 		die("no virtio-serial port named %s", PORT_NAME);
+	spawner_init(&a.spawner);
+	spawner_prepare(&a.spawner); /* before READY: a saved state holds it */
 	send_ready(&a);
 	serve(&a);
 }

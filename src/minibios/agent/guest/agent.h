@@ -79,4 +79,36 @@ int mount_share(const char *root, const char *tag, const char *path, int readonl
 /* seed.c */
 int apply_seed(int urandom, const uint8_t *payload, uint32_t len, char *err, size_t errlen);
 
+/* spawn.c: the command's process, cloned ahead of its RUN. The child reads the
+ * command from this struct (it shares the agent's memory) once `go` is written. */
+struct spawner {
+	pid_t pid;			/* the waiting child; 0: none */
+	int go;				/* one byte down this pipe starts it */
+	int fds[3];			/* our ends of its stdin, stdout, stderr */
+	int child_go, child_fds[3];	/* the child's ends, for it to read: ours are closed */
+	uint8_t payload[MAX_PAYLOAD];	/* the RUN request, which argv and envp point into */
+	struct fields fields;
+	char *argv[MAX_FIELDS + 1], *envp[MAX_FIELDS + 1];
+	char *shell_argv[MAX_FIELDS + 2]; /* /bin/sh FILE ARGS, for a file that is no program */
+	const char *path, *root, *workdir; /* root: NULL when the agent's own */
+	int failure, error;		/* written by a child that could not exec */
+	char stack[65536] __attribute__((aligned(16)));
+};
+
+struct spawned {
+	pid_t pid;
+	int in, out, err; /* our ends: stdin to write, stdout and stderr to read */
+};
+
+void spawner_init(struct spawner *s);
+/* Clone the waiting child, if there is none; -1 with errno. */
+int spawner_prepare(struct spawner *s);
+/* Hand the RUN request to the waiting child (cloning one first if needed). */
+int spawner_start(struct spawner *s, const uint8_t *payload, uint32_t len, const char *root,
+		  struct spawned *out, char *err, size_t errlen);
+/* A reaped pid: 1 if it was the waiting child (it died unused). */
+int spawner_reaped(struct spawner *s, pid_t pid);
+/* After the command exited: why it never ran, as a line for its stderr (0: it ran). */
+int spawner_failure(const struct spawner *s, char *msg, size_t len);
+
 #endif
