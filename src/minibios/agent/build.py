@@ -7,6 +7,7 @@ from pathlib import Path
 
 from minibios.errors import MinibiosError
 from minibios.images.cpio import CpioWriter
+from minibios.images.file_memo import FileMemo
 from minibios.images.initramfs import busybox_applets, cached_file, find_modules, module_bytes
 
 GUEST_SOURCE_DIR = Path(__file__).parent / "guest"
@@ -83,10 +84,12 @@ class AgentImageSpec:
     modules: tuple[Path, ...]
 
 
-def agent_modules(modules_dir: Path, machine: str, shares: bool = True) -> tuple[Path, ...]:
+def agent_modules(
+    modules_dir: Path, machine: str, shares: bool = True, memo: FileMemo | None = None
+) -> tuple[Path, ...]:
     """The kernel modules the agent loads, dependencies first."""
     names = (TRANSPORT_MODULE[machine], *CHANNEL_MODULES, *(SHARE_MODULES if shares else ()))
-    return find_modules(modules_dir, names)
+    return find_modules(modules_dir, names, memo)
 
 
 def write_agent_image(spec: AgentImageSpec, out: Path) -> None:

@@ -84,6 +84,7 @@ from minibios.errors import MinibiosError
 from minibios.firmware.choice import resolve_firmware
 from minibios.images.assets import cache_dir, find_busybox, kernel_and_modules
 from minibios.images.entry import Entry, EntryChoice, choose_entry
+from minibios.images.file_memo import FileMemo
 from minibios.sizes import parse_memory
 from minibios.vm.accel import choose_accel
 from minibios.vm.machine import Machine, MachineError, QemuStartError
@@ -326,7 +327,8 @@ class AgentMachine:
             raise ExecInputError(f"unknown entry {settings.entry!r} (auto, pvh, bzimage)") from None
         kernel = settings.kernel or kernel_assets.vmlinuz
         self.entry = choose_entry(kernel, cache, mode, None, spec.pvh_blocker())
-        modules = agent_modules(kernel_assets.modules_dir, settings.machine, shares=use_fs)
+        memo = FileMemo(cache / "memo")
+        modules = agent_modules(kernel_assets.modules_dir, settings.machine, use_fs, memo)
         image = build_agent_image(
             AgentImageSpec(build_agent(cache), find_busybox(), modules), cache
         )
@@ -397,7 +399,7 @@ class AgentMachine:
         assert self._dir is not None
         snapshots = SnapshotCache(self.settings.snapshot_dir or snapshot_dir(cache))
         try:
-            key, parts = cache_key(spec, self._dir)
+            key, parts = cache_key(spec, self._dir, FileMemo(cache / "memo"))
         except SnapshotError as exc:  # e.g. no QEMU at all: the boot says it better
             self.snapshot_state = f"cold boot: {exc}"
             self._boot(cold)
@@ -479,7 +481,7 @@ class AgentMachine:
         if self._snapshot_blocker(use_fs) is not None:
             raise ExecInputError(f"cannot start from a saved state: {self.snapshot_state}")
         snapshots = SnapshotCache(self.settings.snapshot_dir or snapshot_dir(cache))
-        entry = snapshots.entry(cache_key(spec, self._dir)[0])
+        entry = snapshots.entry(cache_key(spec, self._dir, FileMemo(cache / "memo"))[0])
         if entry is None:
             raise SnapshotError("no saved state for these settings")
         entry.check()

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from minibios.agent.protocol import PROTOCOL_VERSION
 from minibios.agent.settings import ExecError
+from minibios.images.file_memo import FileMemo
 from minibios.vm.machine import Machine
 from minibios.vm.spec import VmSpec
 
@@ -60,7 +61,22 @@ def _stat_id(path: Path) -> dict[str, int]:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ino": st.st_ino}
 
 
-def qemu_version(qemu: str) -> str:
+def qemu_version(qemu: str, memo: FileMemo | None = None) -> str:
+    """`qemu --version`'s first line (remembered by the binary's identity in `memo`)."""
+    if memo is None:
+        return _ask_qemu_version(qemu)
+
+    def decode(value: object) -> str:
+        if not isinstance(value, str):
+            raise ValueError("not a remembered version")
+        return value
+
+    return memo.remember(
+        "qemu-version", [Path(qemu)], None, lambda: _ask_qemu_version(qemu), str, decode
+    )
+
+
+def _ask_qemu_version(qemu: str) -> str:
     try:
         done = subprocess.run(
             [qemu, "--version"], capture_output=True, text=True, check=True, timeout=30
@@ -79,7 +95,9 @@ def _file_identity(path: Path | None, full_hash: bool) -> str | None:
     return f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}"
 
 
-def cache_key(spec: VmSpec, runtime_dir: Path) -> tuple[str, dict[str, object]]:
+def cache_key(
+    spec: VmSpec, runtime_dir: Path, memo: FileMemo | None = None
+) -> tuple[str, dict[str, object]]:
     """The key and what it was made of: the whole QEMU command line (per-run paths replaced),
     QEMU's version, the firmware's hash, the kernel and initrd (path, size, mtime: the
     initrd is content-addressed in the cache, so it names the agent too), the protocol."""
@@ -89,7 +107,7 @@ def cache_key(spec: VmSpec, runtime_dir: Path) -> tuple[str, dict[str, object]]:
     ]
     parts: dict[str, object] = {
         "format": FORMAT_VERSION,
-        "qemu": qemu_version(spec.qemu),
+        "qemu": qemu_version(spec.qemu, memo),
         "argv": argv,
         "firmware": _file_identity(spec.firmware.path if spec.firmware else None, True),
         "kernel": _file_identity(spec.kernel, False),

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from minibios.errors import InputError
-from minibios.images.kernel_image import ElfKernel, inspect_kernel
+from minibios.images.file_memo import FileMemo
+from minibios.images.kernel_image import ElfKernel, inspect_kernel_remembered
 from minibios.images.vmlinux import VmlinuxError, extract_vmlinux
 
 
@@ -75,7 +76,7 @@ def choose_entry(
     mode = Entry(mode)
     if mode == Entry.PVH and protocol is not None:
         raise EntryError("--entry pvh and --protocol are different ways in: give one")
-    image = inspect_kernel(kernel)
+    image = inspect_kernel_remembered(kernel, FileMemo(cache / "memo"))
     if isinstance(image, ElfKernel):
         return _elf_choice(kernel, image, mode, protocol)
     if mode == Entry.BZIMAGE:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from minibios.errors import InputError
 from minibios.images.cpio import CpioWriter
+from minibios.images.file_memo import FileMemo
 from minibios.images.init_script import MODULE_DIR, module_file_name, render_init
 
 log = logging.getLogger(__name__)
@@ -195,8 +196,34 @@ def module_depends(path: Path) -> tuple[str, ...]:
     return ()
 
 
-def find_modules(modules_dir: Path, names: tuple[str, ...]) -> tuple[Path, ...]:
-    """`names` and everything they depend on, in an order insmod can load them."""
+def find_modules(
+    modules_dir: Path, names: tuple[str, ...], memo: FileMemo | None = None
+) -> tuple[Path, ...]:
+    """`names` and everything they depend on, in an order insmod can load them. With a
+    memo, remembered while the tree's modules.dep stays the same file (finding them
+    walks the whole tree and decompresses each module)."""
+    if memo is None:
+        return _find_modules(modules_dir, names)
+
+    def decode(value: object) -> tuple[Path, ...]:
+        if not isinstance(value, list):
+            raise ValueError("not a remembered module list")
+        found = tuple(Path(p) for p in value)
+        if not all(path.is_file() for path in found):
+            raise ValueError("a remembered module is gone")
+        return found
+
+    return memo.remember(
+        "kernel-modules",
+        [modules_dir / "modules.dep"],
+        [str(modules_dir.resolve()), list(names)],
+        lambda: _find_modules(modules_dir, names),
+        lambda found: [str(path) for path in found],
+        decode,
+    )
+
+
+def _find_modules(modules_dir: Path, names: tuple[str, ...]) -> tuple[Path, ...]:
     ordered: list[Path] = []
     placed: set[str] = set()
 

@@ -1,11 +1,13 @@
 """Inspect a Linux kernel file: a bzImage (x86 boot protocol header) or an ELF image."""
 
+import dataclasses
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 from minibios.errors import InputError
 from minibios.images.elf import ELF_MAGIC, ElfError, parse_elf
+from minibios.images.file_memo import FileMemo
 
 BOOT_FLAG = 0xAA55
 HDRS = b"HdrS"
@@ -209,3 +211,32 @@ def inspect_kernel(path: Path) -> KernelImage:
     except OSError as exc:
         raise KernelImageError(f"cannot read kernel {path}: {exc.strerror}") from exc
     return parse_kernel(data, Path(path))
+
+
+def _encode_image(image: KernelImage) -> dict[str, object]:
+    fields = dataclasses.asdict(image)
+    fields["path"] = str(image.path)
+    return {"type": type(image).__name__, "fields": fields}
+
+
+def _decode_image(value: object) -> KernelImage:
+    if not isinstance(value, dict):
+        raise ValueError("not a remembered kernel image")
+    fields = dict(value["fields"])
+    fields["path"] = Path(fields["path"])
+    if value["type"] == "BzImage":
+        fields["protocol"] = tuple(fields["protocol"])
+        return BzImage(**fields)
+    if value["type"] == "ElfKernel":
+        return ElfKernel(**fields)
+    raise ValueError(f"unknown kernel image type {value['type']!r}")
+
+
+def inspect_kernel_remembered(path: Path, memo: FileMemo) -> KernelImage:
+    """inspect_kernel, which reads the whole file (50 MB for a vmlinux), remembered by
+    the file's identity."""
+    path = Path(path)
+    image = memo.remember(
+        "kernel-image", [path], None, lambda: inspect_kernel(path), _encode_image, _decode_image
+    )
+    return dataclasses.replace(image, path=path)

@@ -31,6 +31,7 @@ import zstandard
 
 from minibios.errors import InputError
 from minibios.images.elf_trim import trim_zero_tails
+from minibios.images.file_memo import FileMemo
 from minibios.images.kernel_image import BzImage, ElfKernel, KernelImageError, parse_kernel
 
 log = logging.getLogger(__name__)
@@ -161,7 +162,28 @@ class Vmlinux:
 
 
 def extract_vmlinux(bzimage: Path, cache: Path) -> Vmlinux:
-    """The bzImage's vmlinux, unpacked into the cache once (keyed by the bzImage's hash)."""
+    """The bzImage's vmlinux, unpacked into the cache once (keyed by the bzImage's hash);
+    which one it is, and its PVH entry, remembered by the bzImage's identity (finding
+    them reads both files whole: 60 MB)."""
+
+    def decode(value: object) -> Vmlinux:
+        if not isinstance(value, dict):
+            raise ValueError("not a remembered vmlinux")
+        found = Vmlinux(Path(value["path"]), value["compression"], value["entry"])
+        if not found.path.is_file():
+            raise ValueError(f"{found.path} is gone")
+        return found
+
+    def encode(found: Vmlinux) -> dict[str, object]:
+        return {"path": str(found.path), "compression": found.compression, "entry": found.entry}
+
+    memo = FileMemo(cache / "memo")
+    return memo.remember(
+        "vmlinux", [bzimage], None, lambda: _unpack_vmlinux(bzimage, cache), encode, decode
+    )
+
+
+def _unpack_vmlinux(bzimage: Path, cache: Path) -> Vmlinux:
     data = bzimage.read_bytes()
     try:
         image = parse_kernel(data, bzimage)

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from minibios.errors import InputError
 from minibios.firmware.choice import FirmwareKind
-from minibios.images.kernel_image import KernelImage, inspect_kernel
+from minibios.images.assets import cache_dir
+from minibios.images.file_memo import FileMemo
+from minibios.images.kernel_image import KernelImage, inspect_kernel_remembered
 from minibios.sizes import GIB, KIB, MIB, format_size
 from minibios.vm.spec import VmSpec
 
@@ -91,7 +93,7 @@ def preflight(spec: VmSpec) -> VmSpec:
         raise PreflightError("no kernel to boot: give --kernel")
     kernel_path = check_file(str(spec.kernel), "kernel")
     initrd_path = check_file(str(spec.initrd), "initrd") if spec.initrd is not None else None
-    kernel = inspect_kernel(kernel_path)
+    kernel = inspect_kernel_remembered(kernel_path, FileMemo(cache_dir() / "memo"))
     check_kernel_fits(kernel, spec.memory)
     if initrd_path is not None:
         check_initrd_fits(kernel, initrd_path.stat().st_size, spec.memory)
