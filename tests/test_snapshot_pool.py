@@ -119,13 +119,41 @@ def test_minibios_pool_serves_exec_and_leaves_nothing(tmp_path: Path, short_tmp:
             done = exec_cli("--pool", str(sock), "--", "sh", "-c", script, input=f"in{n}".encode())
             assert (done.returncode, done.stdout) == (3, f"hi\nin{n}256\n".encode()), done.stderr
             assert done.stderr == b""
+        # Clients at once: one still running (reading its stdin) while another is served.
+        first = subprocess.Popen(
+            [*minibios_cli(), "exec", "--pool", str(sock), "--", "sh", "-c", "cat; echo first"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        )  # fmt: skip
+        try:
+            second = exec_cli("--pool", str(sock), "--", "echo", "second")
+            assert (second.returncode, second.stdout) == (0, b"second\n"), second.stderr
+            assert first.poll() is None
+            out, err = first.communicate(b"in\n", timeout=300)
+            assert (first.returncode, out, err) == (0, b"in\nfirst\n", b"")
+        finally:
+            if first.poll() is None:
+                first.kill()
+                first.wait()
         # No pool there: an ordinary start (a restore), with a note.
         missing = str(short_tmp / "none.sock")
         done = exec_cli("--pool", missing, "--rootfs", "initramfs", *vm_options, "--", "echo", "x")
         assert (done.returncode, done.stdout) == (0, b"x\n"), done.stderr
         assert b"no pool answers at" in done.stderr
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=30) == 128 + signal.SIGTERM
+        # Stopped while a client is being served: its VM goes too, and the client hears so.
+        hanging = subprocess.Popen(
+            [*minibios_cli(), "exec", "--pool", str(sock), "--", "sh", "-c", "echo up; cat"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        )  # fmt: skip
+        try:
+            assert hanging.stdout is not None and hanging.stdout.readline() == b"up\n"
+            server.send_signal(signal.SIGTERM)
+            assert server.wait(timeout=30) == 128 + signal.SIGTERM
+            hanging.communicate(timeout=60)
+            assert hanging.returncode != 0
+        finally:
+            if hanging.poll() is None:
+                hanging.kill()
+                hanging.wait()
     finally:
         if server.poll() is None:
             server.kill()

@@ -22,9 +22,12 @@ that done. Its clock and RNG are still set by the SEED at take(), before any use
 
 import contextlib
 import os
+import queue
 import select
 import socket
+import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -70,12 +73,14 @@ class SnapshotPool:
                 pass
             self.refill()
 
-    def refill(self) -> None:
-        """Start waiting QEMUs until there are `size` of them."""
-        while len(self._waiting) < self.size:
+    def refill(self, at_most: int | None = None) -> None:
+        """Start waiting QEMUs until there are `size` of them (or `at_most` more)."""
+        started = 0
+        while len(self._waiting) < self.size and (at_most is None or started < at_most):
             vm = AgentMachine(self.settings)
             vm.prestart(self.warm)
             self._waiting.append(vm)
+            started += 1
 
     def take(self) -> AgentMachine:
         """A VM ready for run(): a waiting one loaded, else one started as usual."""
@@ -102,10 +107,37 @@ class SnapshotPool:
 _RELAY_CHUNK = 1 << 18
 
 
+@dataclass
+class _Session:
+    """One client of `minibios pool`, its VM, and the thread relaying between them."""
+
+    client: socket.socket
+    vm: AgentMachine
+    thread: threading.Thread | None = None
+
+    def relay(self, finished: "queue.SimpleQueue[_Session]") -> None:
+        try:
+            _relay(self.client, self.vm.channel())
+        finally:
+            finished.put(self)
+
+    def end(self) -> None:
+        """The client is done (or the server stops): let the relay go, stop the VM."""
+        with contextlib.suppress(OSError):
+            self.client.shutdown(socket.SHUT_RDWR)
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+        self.client.close()
+        self.vm.close()
+
+
 def serve(pool: SnapshotPool, path: Path, stopping: Callable[[], bool]) -> None:
-    """`minibios pool`: hand a VM to each client of the unix socket `path`, one client at
-    a time (others wait in the backlog), relaying bytes between the client and the VM's
-    agent channel until either side closes; then stop that VM and refill the pool."""
+    """`minibios pool`: hand a VM to each client of the unix socket `path`, relaying bytes
+    between the client and the VM's agent channel until either side closes, then stop
+    that VM. Clients are served at once, each relay in a thread of its own; this thread
+    does everything else (a QMP connection is bound to the thread that made it) and,
+    between clients, starts waiting VMs again one at a time, so that a client arriving
+    meanwhile waits for one start at most."""
     if path.exists() and not path.is_socket():
         raise ExecError(f"{path} exists and is not a socket")
     live = connect(path)
@@ -115,26 +147,43 @@ def serve(pool: SnapshotPool, path: Path, stopping: Callable[[], bool]) -> None:
     with contextlib.suppress(FileNotFoundError):
         path.unlink()  # a dead server's leftover
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sessions: list[_Session] = []
+    finished: queue.SimpleQueue[_Session] = queue.SimpleQueue()
     try:
         listener.bind(str(path))
         listener.listen(16)
         while not stopping():
-            if not select.select([listener], [], [], 0.5)[0]:
-                continue
-            client, _ = listener.accept()
-            with client:
-                try:
-                    vm = pool.take()
-                except (ExecError, MachineError) as exc:  # the client sees its end close
-                    pool.notes.append(f"no VM for a client: {exc}")
-                    continue
-                with vm:
-                    _relay(client, vm.channel())
-            pool.refill()
+            short = len(pool.waiting) < pool.size
+            if select.select([listener], [], [], 0 if short else 0.2)[0]:
+                session = _accept(pool, listener)
+                if session is not None:
+                    session.thread = threading.Thread(
+                        target=session.relay, args=(finished,), name="minibios-pool-relay"
+                    )
+                    sessions.append(session)
+                    session.thread.start()
+            while not finished.empty():
+                done = finished.get()
+                sessions.remove(done)
+                done.end()
+            if short:
+                pool.refill(at_most=1)
     finally:
         listener.close()
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+        for session in sessions:
+            session.end()
+
+
+def _accept(pool: SnapshotPool, listener: socket.socket) -> _Session | None:
+    client, _ = listener.accept()
+    try:
+        return _Session(client, pool.take())
+    except (ExecError, MachineError) as exc:  # the client sees its end close
+        pool.notes.append(f"no VM for a client: {exc}")
+        client.close()
+        return None
 
 
 def _relay(client: socket.socket, agent: socket.socket) -> None:
