@@ -28,7 +28,6 @@ from minibios.agent.settings import ExecError
 from minibios.vm.machine import Machine
 from minibios.vm.spec import VmSpec
 
-SNAPSHOT_MODES = ("auto", "off", "refresh")
 # Bump when the layout or the way a state is made changes.
 FORMAT_VERSION = 2
 RUNTIME_PLACEHOLDER = "@RUN@"

@@ -16,6 +16,7 @@ from minibios.agent.pool import connect as pool_connect
 from minibios.agent.session import AgentMachine
 from minibios.agent.settings import (
     ROOTFS_CHOICES,
+    SNAPSHOT_MODES,
     AgentNotReady,
     CommandTimeout,
     ExecError,
@@ -24,7 +25,7 @@ from minibios.agent.settings import (
     ShareSpec,
     VmDied,
 )
-from minibios.agent.snapshot import SNAPSHOT_MODES, SnapshotCache, snapshot_dir
+from minibios.agent.snapshot import SnapshotCache, snapshot_dir
 from minibios.cli.options import add_options
 from minibios.errors import InputError, MinibiosError
 from minibios.images.assets import cache_dir
