@@ -10,7 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
-from minibios.bench import exec_bench, parallel, runner
+from minibios.bench import parallel
+from minibios.bench.accel import BOOT_BENCH_ACCEL, EXEC_BENCH_ACCEL, PARALLEL_ACCEL
 from minibios.bench.exec_bench import (
     ExecBenchPlan,
     measure_restored_footprint,
@@ -101,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "help": "comma-separated: minibios, seabios, qboot or ROM files; "
                           "minibios:16, minibios:32, minibios:64 pick its way into Linux; "
                           "NAME:pvh boots the kernel's vmlinux through PVH"})  # fmt: skip
-    bench.set_defaults(accel=runner.ACCEL)
+    bench.set_defaults(accel=BOOT_BENCH_ACCEL)
     bench.add_argument("--runs", type=int, default=10, help="timed runs per firmware (10)")
     bench.add_argument("--count-runs", type=int, default=2, help="counting runs per firmware (2)")
     bench.add_argument("--json", type=Path, help="write every raw run here")
@@ -117,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
                 memory={"default": "256M", "help": "RAM per VM (default %(default)s)"},
                 timeout={"default": 300.0,
                          "help": "seconds per VM before it is stopped (%(default)g)"})  # fmt: skip
-    par.set_defaults(accel=parallel.ACCEL)
+    par.set_defaults(accel=PARALLEL_ACCEL)
     par.add_argument("--json", type=Path, help="write every VM's outcome here")
     add_exec_parser(commands)  # cli/exec_command.py: `minibios exec`
     add_snapshot_parser(commands)  # and `minibios snapshot ls|rm|gc`
@@ -147,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also time virtme-ng's `vng --exec` in the same rounds; every row then boots "
         "Debian's generic kernel, the one vng can boot here",
     )
-    bench_exec.set_defaults(accel=exec_bench.ACCEL)
+    bench_exec.set_defaults(accel=EXEC_BENCH_ACCEL)
     commands.add_parser("rom", help="print the ROM path (rebuilding it if stale)")
     commands.add_parser("build", help="rebuild the ROM (make -C firmware)")
     add_install_commands(commands)  # install, uninstall: see cli/install.py
