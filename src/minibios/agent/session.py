@@ -49,6 +49,7 @@ from minibios.agent.protocol import (
 )
 from minibios.agent.settings import (
     ROOTFS_CHOICES,
+    SNAPSHOT_MODES,
     AgentNotReady,
     CommandTimeout,
     ExecError,
@@ -59,8 +60,8 @@ from minibios.agent.settings import (
     Timings,
     VmDied,
 )
+from minibios.agent.snapshot import Entry as SnapshotEntry
 from minibios.agent.snapshot import (
-    SNAPSHOT_MODES,
     SnapshotCache,
     SnapshotError,
     cache_key,
@@ -71,7 +72,6 @@ from minibios.agent.snapshot import (
     snapshot_dir,
     write_meta,
 )
-from minibios.agent.snapshot import Entry as SnapshotEntry
 from minibios.agent.snapshot_share import (
     FsDevice,
     RamCopy,

@@ -7,6 +7,9 @@ from minibios.agent.protocol import ExitStatus
 from minibios.errors import InputError, RunError
 
 ROOTFS_CHOICES = ("auto", "host", "initramfs")
+# ExecSettings.snapshot's values; here, not in agent/snapshot.py, so that the CLI's
+# parser offers them without importing the VM stack.
+SNAPSHOT_MODES = ("auto", "off", "refresh")
 
 
 class ExecError(RunError):

@@ -29,7 +29,6 @@ from minibios.images.file_memo import FileMemo
 from minibios.vm.machine import Machine
 from minibios.vm.spec import VmSpec
 
-SNAPSHOT_MODES = ("auto", "off", "refresh")
 # Bump when the layout or the way a state is made changes.
 FORMAT_VERSION = 2
 RUNTIME_PLACEHOLDER = "@RUN@"

@@ -7,12 +7,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from minibios.agent import AgentMachine, ExecSettings, SnapshotPool, Timings
+from minibios.bench.accel import EXEC_BENCH_ACCEL
 from minibios.bench.vng_peer import VngPeer, run_peer
 from minibios.images.assets import KernelAssets
 
-# What the CLI asks choose_accel for: every row (and the peer) under the same
-# accelerator, TCG as in the other benchmarks.
-ACCEL = "tcg"
 # Phases from QEMU's start to the exit status on the host (prepare is the host's
 # own cache lookups and virtiofsd starts, shown apart).
 BOOT_PHASES = ("QEMU start", "firmware+early kernel", "kernel", "agent ready", "command")
@@ -33,7 +31,7 @@ class ExecBenchPlan:
     # between runs (untimed): its QEMU start is paid ahead, so the total is take() to exit;
     # "pool-warm": the same, each waiting guest having run WARM_UP once (TCG's translations)
     snapshots: tuple[str, ...] = ("off",)
-    accel: str = ACCEL  # as choose_accel resolved it
+    accel: str = EXEC_BENCH_ACCEL  # as choose_accel resolved it
     kernel: KernelAssets | None = None  # None: exec's own default, the cached cloud kernel
     peer: VngPeer | None = None  # `vng --exec`, timed in the same rounds (same kernel)
 

@@ -29,11 +29,6 @@ ONE_BY_ONE = "one by one"
 AT_ONCE = "at once"
 
 
-# What the CLI asks choose_accel for: the figure is about TCG guests sharing the
-# host's cores.
-ACCEL = "tcg"
-
-
 @dataclass(frozen=True)
 class ParallelPlan:
     spec: VmSpec  # validated (preflight), the same for every VM

@@ -20,10 +20,6 @@ from minibios.bench.probe import (
 )
 from minibios.vm.spec import VmSpec
 
-# What the CLI asks choose_accel for: -icount record/replay (the instruction
-# counts) needs TCG, and every phase is compared under the same accelerator.
-ACCEL = "tcg"
-
 # (key, label): the phases of a boot, in order; "total" is QEMU start to exit.
 PHASES = (
     ("qemu", "QEMU start -> firmware entry"),

@@ -1,4 +1,5 @@
-"""`minibios bench-memory`: argparse glue for minibios.bench.memory, booting the demo."""
+"""`minibios bench-memory`: argparse glue for minibios.bench.memory, booting the demo
+(its options: cli/bench_options.py)."""
 
 import argparse
 import tempfile
@@ -34,27 +35,6 @@ def demo_config(machine: str, firmware: str, memory: str) -> VmSpec:
 
 def _csv(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
-
-
-def add_memory_command(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    parser = commands.add_parser(
-        "bench-memory", help="QEMU's peak RSS and PSS per VM (TCG), interleaved, medians"
-    )
-    parser.add_argument("--machine", default="pc,q35,microvm", help="comma-separated")
-    parser.add_argument("--firmware", default="minibios,seabios,qboot", help="comma-separated")
-    parser.add_argument(
-        "--tb-size",
-        default="0",
-        help="comma-separated TCG translation cache sizes in MiB; 0 = QEMU's default (0)",
-    )
-    parser.add_argument(
-        "--kernel-page-out",
-        default="on",
-        help="comma-separated on/off: page QEMU's kernel file mapping out once loaded (on)",
-    )
-    parser.add_argument("--memory", default="512M", help="guest RAM (default 512M)")
-    parser.add_argument("--runs", type=int, default=3, help="runs per configuration (3)")
-    parser.add_argument("--json", type=Path, help="write every run here")
 
 
 def run_memory_command(args: argparse.Namespace, progress: Progress) -> int:

@@ -1,5 +1,7 @@
 """`minibios exec`: run a command in a fresh VM; its output and exit status come back.
 
+(And `snapshot`, `pool`; their options are in cli/exec_options.py.)
+
 The exit status is the command's (128+N when signal N killed it). The
 launcher's own failures use codes a command rarely does, each with one line
 on stderr (documented in README.md):
@@ -15,7 +17,6 @@ from minibios.agent.pool import SnapshotPool, serve
 from minibios.agent.pool import connect as pool_connect
 from minibios.agent.session import AgentMachine
 from minibios.agent.settings import (
-    ROOTFS_CHOICES,
     AgentNotReady,
     CommandTimeout,
     ExecError,
@@ -24,8 +25,7 @@ from minibios.agent.settings import (
     ShareSpec,
     VmDied,
 )
-from minibios.agent.snapshot import SNAPSHOT_MODES, SnapshotCache, snapshot_dir
-from minibios.cli.options import add_options
+from minibios.agent.snapshot import SnapshotCache, snapshot_dir
 from minibios.errors import InputError, MinibiosError
 from minibios.images.assets import cache_dir
 from minibios.vm.spec import DEFAULT_QEMU
@@ -33,78 +33,6 @@ from minibios.vm.spec import DEFAULT_QEMU
 EXIT_NOT_READY = 123  # the guest agent never reported ready
 EXIT_TIMEOUT = 124  # --timeout passed; the command was killed (as coreutils timeout)
 EXIT_VM_FAILED = 125  # QEMU failed to start or died, or the agent misbehaved
-EXEC_USAGE = (
-    "minibios exec [--kernel K] [--machine pc|q35|microvm] [--cpus N] [--memory M] "
-    "[--firmware F] [--share HOSTDIR[:GUESTDIR][:ro]]... [--rootfs host|initramfs] "
-    "[--env K=V]... [--workdir DIR] [--timeout S] [--time] [--snapshot auto|off|refresh] "
-    "-- CMD [ARG...]"
-)
-
-
-def add_exec_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    parser = commands.add_parser(
-        "exec", help="run a command in a fresh VM (after `--`)", usage=EXEC_USAGE
-    )
-    add_options(parser, "kernel", "machine", "cpus", "memory", "firmware", "accel", "entry",
-                "qemu", kernel={"help": "bzImage or ELF kernel (default: the cached Debian "
-                                "cloud kernel)"})  # fmt: skip
-    parser.add_argument(
-        "--share",
-        action="append",
-        default=[],
-        metavar="HOSTDIR[:GUESTDIR][:ro]",
-        help="export a host directory (virtiofs), read-write unless :ro; GUESTDIR "
-        "defaults to the same path",
-    )
-    parser.add_argument(
-        "--rootfs",
-        choices=ROOTFS_CHOICES,
-        default="auto",
-        help="host: the host's / read-only under a tmpfs overlay; initramfs: busybox; "
-        "auto (default): host where virtiofs works",
-    )
-    parser.add_argument("--env", action="append", default=[], metavar="K=V")
-    parser.add_argument(
-        "--workdir",
-        help="the command's directory (default: the current one with --rootfs host, / in "
-        "the initramfs)",
-    )
-    parser.add_argument("--timeout", type=float, help="seconds the command may run")
-    parser.add_argument(
-        "--ready-timeout", type=float, default=120.0, help="seconds for the VM to boot (120)"
-    )
-    parser.add_argument("--time", action="store_true", help="print where the time went")
-    parser.add_argument(
-        "--pool",
-        default=os.environ.get("MINIBIOS_POOL"),
-        metavar="SOCKET",
-        help="run in a VM of the `minibios pool` serving SOCKET ($MINIBIOS_POOL), whose VM "
-        "options apply, when one answers there; else (or with --share or --rootfs host, "
-        "which a pool's VMs lack) start a VM as usual",
-    )
-    parser.add_argument(
-        "--snapshot",
-        choices=SNAPSHOT_MODES,
-        default="auto",
-        help="auto (default): start from a saved boot state, saving one on the first run; "
-        "off: always boot; refresh: boot, save a new state, use it",
-    )
-
-
-def add_pool_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    parser = commands.add_parser(
-        "pool",
-        help="keep VMs restored ahead for `minibios exec --pool SOCKET` (runs until stopped)",
-    )
-    add_options(parser, "kernel", "machine", "cpus", "memory", "firmware", "accel", "entry",
-                "qemu")  # fmt: skip
-    parser.add_argument("--socket", required=True, help="the unix socket to serve on")
-    parser.add_argument("--size", type=int, default=1, help="VMs kept waiting (1)")
-    parser.add_argument(
-        "--warm", action="store_true", help="each waiting guest runs /bin/true once first"
-    )
-    parser.add_argument("--ready-timeout", type=float, default=120.0)
-    parser.set_defaults(rootfs="initramfs", share=[], snapshot="auto")
 
 
 def cmd_pool(args: argparse.Namespace) -> int:
@@ -115,15 +43,6 @@ def cmd_pool(args: argparse.Namespace) -> int:
         print(f"minibios: pool: {args.size} VM(s) waiting, serving {args.socket}", file=sys.stderr)
         serve(pool, Path(args.socket), lambda: False)
     return 0
-
-
-def add_snapshot_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    parser = commands.add_parser("snapshot", help="list or clean the saved boot states")
-    parser.add_argument("action", choices=("ls", "rm", "gc"))
-    parser.add_argument("keys", nargs="*", help="rm: the keys to remove (all without)")
-    parser.add_argument(
-        "--max-age", type=float, help="gc: also remove states unused for this many days"
-    )
 
 
 def _age(seconds: float) -> str:

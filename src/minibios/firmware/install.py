@@ -19,9 +19,8 @@ from importlib import metadata
 from pathlib import Path
 
 from minibios.errors import InputError
+from minibios.firmware.install_defaults import DEFAULT_PREFIX, DEFAULT_PRIORITY
 
-DEFAULT_PREFIX = Path("/usr/local")
-DEFAULT_PRIORITY = 90
 ROM_FILE = "minibios.rom"
 MANIFEST_FILE = "install-manifest.json"
 DESCRIPTOR_STEM = "minibios.json"

@@ -26,9 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import lz4.block
-import zstandard
-
 from minibios.errors import InputError
 from minibios.images.elf_trim import trim_zero_tails
 from minibios.images.file_memo import FileMemo
@@ -75,12 +72,21 @@ def _bzip2(data: bytes) -> bytes:
     return _whole(bz2.BZ2Decompressor(), data)
 
 
+# zstandard and lz4 are imported by their decompressor, as it runs: unpacking happens once
+# per kernel, and every later boot (each `minibios exec`) finds the vmlinux cached.
 def _zstd(data: bytes) -> bytes:
-    return _whole(zstandard.ZstdDecompressor().decompressobj(), data)
+    import zstandard
+
+    try:
+        return _whole(zstandard.ZstdDecompressor().decompressobj(), data)
+    except zstandard.ZstdError as exc:
+        raise VmlinuxError(f"corrupt zstd payload: {exc}") from exc
 
 
 def _lz4_legacy(data: bytes) -> bytes:
     """lz4 -l: a magic, then (u32 size, block) pairs; the kernel appends a u32 length."""
+    import lz4.block
+
     out = []
     pos = 4
     while len(data) - pos > 4:
@@ -135,7 +141,6 @@ def decompress_payload(payload: bytes) -> tuple[str, bytes]:
                 ValueError,
                 zlib.error,
                 lzma.LZMAError,
-                zstandard.ZstdError,
             ) as exc:
                 raise VmlinuxError(f"corrupt {name} payload: {exc}") from exc
     raise VmlinuxError(f"unknown payload compression (starts {payload[:6].hex()})")
