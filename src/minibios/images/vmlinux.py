@@ -21,9 +21,10 @@ import lzma
 import os
 import struct
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Protocol
 
 from minibios.errors import InputError
@@ -107,14 +108,16 @@ def _lz4_legacy(data: bytes) -> bytes:
 
 
 # Magic prefix -> (name, decompressor), as the kernel's compressors write them.
-DECOMPRESSORS: dict[bytes, tuple[str, Callable[[bytes], bytes]]] = {
-    b"\x1f\x8b": ("gzip", _gzip),
-    b"\xfd7zXZ\x00": ("xz", _xz),
-    b"\x5d\x00\x00": ("lzma", _lzma),
-    b"BZh": ("bzip2", _bzip2),
-    b"\x28\xb5\x2f\xfd": ("zstd", _zstd),
-    b"\x02\x21\x4c\x18": ("lz4", _lz4_legacy),
-}
+DECOMPRESSORS: Mapping[bytes, tuple[str, Callable[[bytes], bytes]]] = MappingProxyType(
+    {
+        b"\x1f\x8b": ("gzip", _gzip),
+        b"\xfd7zXZ\x00": ("xz", _xz),
+        b"\x5d\x00\x00": ("lzma", _lzma),
+        b"BZh": ("bzip2", _bzip2),
+        b"\x28\xb5\x2f\xfd": ("zstd", _zstd),
+        b"\x02\x21\x4c\x18": ("lz4", _lz4_legacy),
+    }
+)
 LZO_MAGIC = b"\x89LZO"
 
 
