@@ -327,7 +327,7 @@ class AgentMachine:
             raise ExecInputError(f"unknown entry {settings.entry!r} (auto, pvh, bzimage)") from None
         kernel = settings.kernel or kernel_assets.vmlinuz
         self.entry = choose_entry(kernel, cache, mode, None, spec.pvh_blocker())
-        memo = FileMemo(cache / "memo")
+        memo = FileMemo.in_cache(cache)
         modules = agent_modules(kernel_assets.modules_dir, settings.machine, use_fs, memo)
         image = build_agent_image(
             AgentImageSpec(build_agent(cache), find_busybox(), modules), cache
@@ -399,7 +399,7 @@ class AgentMachine:
         assert self._dir is not None
         snapshots = SnapshotCache(self.settings.snapshot_dir or snapshot_dir(cache))
         try:
-            key, parts = cache_key(spec, self._dir, FileMemo(cache / "memo"))
+            key, parts = cache_key(spec, self._dir, FileMemo.in_cache(cache))
         except SnapshotError as exc:  # e.g. no QEMU at all: the boot says it better
             self.snapshot_state = f"cold boot: {exc}"
             self._boot(cold)
@@ -481,7 +481,7 @@ class AgentMachine:
         if self._snapshot_blocker(use_fs) is not None:
             raise ExecInputError(f"cannot start from a saved state: {self.snapshot_state}")
         snapshots = SnapshotCache(self.settings.snapshot_dir or snapshot_dir(cache))
-        entry = snapshots.entry(cache_key(spec, self._dir, FileMemo(cache / "memo"))[0])
+        entry = snapshots.entry(cache_key(spec, self._dir, FileMemo.in_cache(cache))[0])
         if entry is None:
             raise SnapshotError("no saved state for these settings")
         entry.check()

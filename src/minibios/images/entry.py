@@ -76,7 +76,7 @@ def choose_entry(
     mode = Entry(mode)
     if mode == Entry.PVH and protocol is not None:
         raise EntryError("--entry pvh and --protocol are different ways in: give one")
-    image = inspect_kernel_remembered(kernel, FileMemo(cache / "memo"))
+    image = inspect_kernel_remembered(kernel, FileMemo.in_cache(cache))
     if isinstance(image, ElfKernel):
         return _elf_choice(kernel, image, mode, protocol)
     if mode == Entry.BZIMAGE:

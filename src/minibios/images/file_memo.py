@@ -50,6 +50,11 @@ class FileMemo:
     directory: Path
     racy_seconds: float = RACY_SECONDS
 
+    @classmethod
+    def in_cache(cls, cache: Path) -> FileMemo:
+        """The memo of the cache directory `cache` (images.assets.cache_dir)."""
+        return cls(cache / "memo")
+
     def _path(self, kind: str, inputs: Sequence[Path], params: object) -> Path | None:
         identities = [file_identity(path, self.racy_seconds) for path in inputs]
         if any(identity is None for identity in identities):

@@ -185,7 +185,7 @@ def extract_vmlinux(bzimage: Path, cache: Path) -> Vmlinux:
     def encode(found: Vmlinux) -> dict[str, object]:
         return {"path": str(found.path), "compression": found.compression, "entry": found.entry}
 
-    memo = FileMemo(cache / "memo")
+    memo = FileMemo.in_cache(cache)
     return memo.remember(
         "vmlinux", [bzimage], None, lambda: _unpack_vmlinux(bzimage, cache), encode, decode
     )

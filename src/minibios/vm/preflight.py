@@ -93,7 +93,7 @@ def preflight(spec: VmSpec) -> VmSpec:
         raise PreflightError("no kernel to boot: give --kernel")
     kernel_path = check_file(str(spec.kernel), "kernel")
     initrd_path = check_file(str(spec.initrd), "initrd") if spec.initrd is not None else None
-    kernel = inspect_kernel_remembered(kernel_path, FileMemo(cache_dir() / "memo"))
+    kernel = inspect_kernel_remembered(kernel_path, FileMemo.in_cache(cache_dir()))
     check_kernel_fits(kernel, spec.memory)
     if initrd_path is not None:
         check_initrd_fits(kernel, initrd_path.stat().st_size, spec.memory)

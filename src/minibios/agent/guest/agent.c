@@ -46,13 +46,6 @@ struct agent {
 	struct spawner spawner;
 };
 
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
 static void drop_stdin(struct command *c)
 {
 	close_fd(&c->in);

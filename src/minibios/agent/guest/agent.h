@@ -65,6 +65,7 @@ void consume_frame(struct frame_reader *r);
 int parse_fields(uint8_t *payload, uint32_t len, struct fields *out);
 const char *field(const struct fields *f, char key);
 uint64_t boottime_ns(void);
+void close_fd(int *fd);
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -34,6 +34,14 @@ void die(const char *fmt, ...)
 	exit(1);
 }
 
+/* Close *fd if open, and mark it closed. */
+void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
 uint64_t boottime_ns(void)
 {
 	struct timespec ts;

@@ -39,13 +39,6 @@ struct kernel_sigaction {
 	uint64_t mask;
 };
 
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
 /* A system call that leaves errno alone: the result, or -errno. */
 static long raw_syscall(long nr, long a, long b, long c, long d)
 {
